@@ -1,0 +1,340 @@
+"""The graph engine: nodes, grad mode, topological order and the backward driver.
+
+One idea: a value (a ``Tensor`` or a ``Scalar``) remembers the node that made it
+(``value.grad_fn``), and a node remembers its input values (``node.inputs``).
+``backward`` sorts those nodes in reverse topological order and walks them,
+handing each node the gradient of its output and collecting the gradients its
+local derivative rule hands back to its inputs (the chain rule).
+
+The driver, :func:`iter_backward`, is a generator that yields after every node,
+so ``backward()`` (run to the end) and ``viz.BackwardStepper`` (one step at a
+time) are the same code. Everything here is iterative: a chain of a million
+nodes is sorted, walked and freed without recursion.
+
+What the engine needs from a value: ``grad_fn``, ``requires_grad``, ``_hooks``
+(a list of hook functions or None) and ``_accumulate_grad(g)``. What it needs
+from a node: ``inputs``, ``hooks``, ``vjp(grad)`` and ``release()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+# --------------------------------------------------------------------------- grad mode
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph (per thread)."""
+    return _mode.enabled
+
+
+class _GradModeContext:
+    """Base of the grad-mode switches: a context manager and a decorator."""
+
+    mode: bool
+
+    def __enter__(self) -> None:
+        self._prev = _mode.enabled
+        _mode.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.enabled = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        factory = self._clone
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with factory():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def _clone(self) -> _GradModeContext:
+        return type(self)()
+
+
+class no_grad(_GradModeContext):
+    """Ops inside do not record a graph: ``with no_grad(): ...`` or ``@no_grad()``."""
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Turn recording back on inside a ``no_grad`` region."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradModeContext):
+    """Set grad mode to ``mode``; takes effect at once, as in PyTorch.
+
+    Works as a plain call, a context manager (restores the previous mode on
+    exit) and a decorator.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._prev = _mode.enabled
+        _mode.enabled = self.mode
+
+    def __enter__(self) -> None:  # the mode was already set by __init__
+        pass
+
+    def __call__(self, fn: Callable) -> Callable:
+        _mode.enabled = self._prev  # as a decorator it must not leak the mode
+        return super().__call__(fn)
+
+    def _clone(self) -> _GradModeContext:
+        return set_grad_enabled(self.mode)
+
+
+# --------------------------------------------------------------------------- in-place tracking
+
+# Every in-place change of an array stamps its memory owner with a new epoch; a
+# node remembers the epoch it was made in. At backward, a node whose inputs' memory
+# was stamped later than the node was made would compute a wrong gradient, so the
+# driver refuses. Checking is O(1) unless some in-place change happened at all.
+_epoch = [0]
+_stamps: dict[int, int] = {}  # id(memory owner) -> epoch of its last in-place change
+
+
+def _owner(array: Any) -> Any:
+    base = getattr(array, "base", None)
+    while base is not None:
+        array, base = base, getattr(base, "base", None)
+    return array
+
+
+def mark_modified(array: Any) -> None:
+    """Record that ``array``'s memory was changed in place."""
+    _epoch[0] += 1
+    owner = _owner(array)
+    key = id(owner)
+    if key not in _stamps:
+        with contextlib.suppress(TypeError):  # not weak-referenceable: keep the stamp
+            weakref.finalize(owner, _stamps.pop, key, None)
+    _stamps[key] = _epoch[0]
+
+
+def current_epoch() -> int:
+    return _epoch[0]
+
+
+def modified_since(array: Any, epoch: int) -> bool:
+    """True if ``array``'s memory was changed in place after ``epoch``."""
+    return _epoch[0] != epoch and _stamps.get(id(_owner(array)), 0) > epoch
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+class Node:
+    """A recorded op: its inputs and what its derivative rule needs.
+
+    Subclasses implement ``vjp(grad_output) -> tuple`` (one gradient per input,
+    None where an input needs none) and may extend ``release()``.
+    """
+
+    __slots__ = ("inputs", "hooks", "__weakref__")
+    n_outputs = 1
+
+    def vjp(self, grad_output: Any) -> tuple:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Drop what was kept for backward; the node can no longer run."""
+        self.inputs = None
+
+    def name(self) -> str:
+        return type(self).__name__ + "Backward0"
+
+    def output_index(self, value: Any) -> int:
+        """Which output ``value`` is (only multi-output nodes override this)."""
+        return 0
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+class RetainGrad:
+    """The hook ``retain_grad()`` installs: store the gradient on the tensor."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, value: Any) -> None:
+        self.ref = weakref.ref(value)
+
+    def __call__(self, grad: Any) -> None:
+        value = self.ref()
+        if value is not None:
+            value._accumulate_grad(grad)
+
+
+class Step(NamedTuple):
+    """What the driver yields after running one node's rule."""
+
+    node: Node
+    grad_output: Any
+    grad_inputs: tuple
+
+
+FREED_GRAPH = (
+    "Trying to backward through the graph a second time (or directly access saved "
+    "tensors after they have already been freed). Saved intermediate values of the "
+    "graph are freed when you call .backward() or autograd.grad(). Specify "
+    "retain_graph=True if you need to backward through the graph a second time."
+)
+
+
+def _key(value: Any) -> Any:
+    """Where gradients for ``value`` gather: its node, or the leaf itself."""
+    fn = value.grad_fn
+    return value if fn is None else fn
+
+
+def topological_order(roots: list) -> list:
+    """Keys (nodes and leaf values) reachable from ``roots``, each after all users.
+
+    Iterative depth-first search; a key is listed after every key that feeds it a
+    gradient, so walking the list front to back is a valid backward order.
+    """
+    visited: set = set()
+    done: set = set()
+    postorder: list = []
+    for root in roots:
+        if root in visited:
+            continue
+        stack = [root]
+        while stack:
+            key = stack[-1]
+            if key in visited:
+                stack.pop()
+                if key not in done:
+                    done.add(key)
+                    postorder.append(key)
+                continue
+            visited.add(key)
+            if isinstance(key, Node):
+                inputs = key.inputs
+                if inputs is None:
+                    raise RuntimeError(FREED_GRAPH)
+                for value in inputs:
+                    if value.requires_grad:
+                        fn = value.grad_fn
+                        child = value if fn is None else fn
+                        if child not in visited:
+                            stack.append(child)
+    postorder.reverse()
+    return postorder
+
+
+def _add(grads: dict, key: Any, value: Any, grad: Any) -> None:
+    """Sum ``grad`` into the gradient gathered for ``value`` under ``key``."""
+    if isinstance(key, Node) and key.n_outputs > 1:
+        slot = grads.get(key)
+        if slot is None:
+            slot = grads[key] = [None] * key.n_outputs
+        i = key.output_index(value)
+        slot[i] = grad if slot[i] is None else slot[i] + grad
+        return
+    old = grads.get(key)
+    grads[key] = grad if old is None else old + grad
+
+
+def _run_hooks(hooks: list, grad: Any, accumulate: bool) -> Any:
+    for hook in hooks:
+        if isinstance(hook, RetainGrad):
+            if accumulate:
+                hook(grad)
+            continue
+        new = hook(grad)
+        if new is not None:
+            grad = new
+    return grad
+
+
+def _node_hooks(node: Node, grad: Any, accumulate: bool) -> Any:
+    for index, hooks in node.hooks.items():
+        if node.n_outputs == 1:
+            grad = _run_hooks(hooks, grad, accumulate)
+        elif grad[index] is not None:
+            grad[index] = _run_hooks(hooks, grad[index], accumulate)
+    return grad
+
+
+def iter_backward(
+    roots: list,
+    root_grads: list,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    capture: dict | None = None,
+) -> Iterator[Step]:
+    """Backpropagate from ``roots``; yield a :class:`Step` after each node.
+
+    ``root_grads`` are the gradients of the roots (ones for a scalar loss).
+    Leaves get their gradient summed into ``.grad``, unless ``capture`` is given
+    (``autograd.grad``): a dict ``key -> list of (slot, output index)`` whose
+    gradients are stored in ``capture_results`` instead and ``.grad`` is untouched.
+    Nodes are freed as soon as their rule has run unless ``retain_graph``.
+    Rules run under ``no_grad`` unless ``create_graph``, where they record a graph.
+    """
+    grads: dict = {}
+    for root, grad in zip(roots, root_grads):
+        _add(grads, _key(root), root, grad)
+    order = topological_order(list(dict.fromkeys(_key(r) for r in roots)))
+    accumulate = capture is None
+    for key in order:
+        grad = grads.pop(key, None)
+        if not isinstance(key, Node):  # a leaf: gradient complete, store it
+            if grad is None:
+                continue
+            if key._hooks:
+                grad = _run_hooks(key._hooks, grad, accumulate)
+            if accumulate:
+                with set_grad_enabled(create_graph):
+                    key._accumulate_grad(grad)
+            elif key in capture:
+                capture[key] = grad
+            continue
+        node = key
+        if grad is None:  # no gradient reached this node (all paths gave None)
+            if not retain_graph:
+                node.release()
+            continue
+        if node.hooks:
+            grad = _node_hooks(node, grad, accumulate)
+        if capture is not None and node in capture:
+            capture[node] = grad
+        inputs = node.inputs
+        prev = _mode.enabled
+        _mode.enabled = create_graph
+        try:
+            grad_inputs = node.vjp(grad)
+        finally:
+            _mode.enabled = prev
+        for value, g in zip(inputs, grad_inputs):
+            if g is not None:
+                fn = value.grad_fn
+                _add(grads, value if fn is None else fn, value, g)
+        if not retain_graph:
+            node.release()
+        yield Step(node, grad, tuple(grad_inputs))
+
+
+def run_backward(*args: Any, **kwargs: Any) -> None:
+    """Run :func:`iter_backward` to the end."""
+    deque(iter_backward(*args, **kwargs), maxlen=0)

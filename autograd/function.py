@@ -1,0 +1,277 @@
+"""Differentiable functions: built-in ops and user-defined ``Function``.
+
+``Op`` is the base of every built-in op. Its ``forward`` maps arrays to an
+array (fast: no Tensors inside); its ``backward`` maps the output gradient, a
+Tensor, to input gradients written with Tensor ops, so the same rule records
+a graph under ``create_graph=True`` and higher derivatives come for free.
+
+After ``backward`` the base class does the shared bookkeeping once for every op:
+gradients for inputs that need none are dropped, broadcasting is undone by
+summing back to each input's shape, and the dtype is matched to the input.
+
+``Function`` is PyTorch's ``torch.autograd.Function`` for user-defined ops:
+static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` on Tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from .engine import Node, _mode
+
+# Set by autograd.tensor: the class op outputs are wrapped in.
+Tensor: Any = None
+
+
+class Op(Node):
+    """A built-in differentiable op (see the module docstring)."""
+
+    __slots__ = ("saved", "needs_input_grad", "epoch")
+
+    #: the derivative rule in words, shown by the stepper; defaults to the docstring.
+    rule: str | None = None
+
+    def forward(self, *arrays: Any, **attrs: Any) -> Any:
+        raise NotImplementedError
+
+    def backward(self, grad: Any) -> tuple:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **attrs: Any) -> Any:
+        """Run the op on Tensors; record a node when any input requires grad."""
+        node = cls.__new__(cls)
+        node.saved = None
+        try:
+            out = node.forward(*[t.data for t in inputs], **attrs)
+        except (ValueError, TypeError) as err:
+            raise cls.explain(err, *inputs, **attrs) from None
+        if type(out) is not _ndarray:
+            out = _as_array(out)
+        if _mode.enabled:
+            needs = tuple([t.requires_grad for t in inputs])
+            if True in needs:
+                node.inputs = inputs
+                node.needs_input_grad = needs
+                node.epoch = engine._epoch[0]
+                node.hooks = None
+                return Tensor._make(out, node)
+        return Tensor._make(out, None)
+
+    @classmethod
+    def explain(cls, err: Exception, *inputs: Any, **attrs: Any) -> Exception:
+        """The error a user sees when ``forward`` rejected its inputs."""
+        shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+        kind = RuntimeError if isinstance(err, ValueError) else TypeError
+        if isinstance(err, IndexError):  # numpy's AxisError is both
+            kind = IndexError
+        return kind(f"{cls.op_name()}: {err} (input shapes {shapes})")
+
+    @classmethod
+    def op_name(cls) -> str:
+        return cls.__name__.lower()
+
+    def vjp(self, grad: Any) -> tuple:
+        if engine._epoch[0] != self.epoch:
+            self._check_not_modified()
+        grads = self.backward(grad)
+        out = []
+        for value, g, needed in zip(self.inputs, grads, self.needs_input_grad):
+            if g is None or not needed:
+                out.append(None)
+                continue
+            if g.shape != value.shape:
+                g = g.sum_to_size(value.shape)
+            if g.dtype != value.dtype:
+                g = g.to(value.dtype)
+            out.append(g)
+        return tuple(out)
+
+    def output(self) -> Any:
+        """The op's own output, saved as ``self.saved[-1]``, as a Tensor of this graph.
+
+        Rules such as d(exp x)/dx = exp x reuse the output; wrapping it with
+        ``grad_fn=self`` (instead of keeping the output Tensor, which would make a
+        reference cycle) lets a second derivative flow through this node again.
+        """
+        return Tensor._make(self.saved[-1], self if _mode.enabled else None)
+
+    def _check_not_modified(self) -> None:
+        arrays = [t.data for t in self.inputs]
+        if self.saved is not None:
+            arrays += [a for a in self.saved if isinstance(a, _ndarray)]
+        for array in arrays:
+            if engine.modified_since(array, self.epoch):
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been "
+                    f"modified by an inplace operation: an array of shape {array.shape} "
+                    f"saved by {self.name()} was changed after the forward pass"
+                )
+
+    def release(self) -> None:
+        self.inputs = None
+        self.saved = None
+
+    @property
+    def next_functions(self) -> tuple:
+        """The nodes feeding this one (None for leaves), as in PyTorch."""
+        if self.inputs is None:
+            return ()
+        return tuple((t.grad_fn, 0) for t in self.inputs)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+# numpy specifics used on the hot path above; other backends' arrays pass
+# through ``backend.as_array`` (see autograd/backend.py).
+from .backend import as_array as _as_array  # noqa: E402
+from .backend import ndarray as _ndarray  # noqa: E402
+
+# --------------------------------------------------------------------------- user Functions
+
+
+class FunctionCtx(Node):
+    """The ``ctx`` a user ``Function`` sees; it is also the graph node."""
+
+    __slots__ = (
+        "fn_cls",
+        "to_save",
+        "needs_input_grad",
+        "n_outputs",
+        "output_refs",
+        "output_meta",
+        "materialize_grads",
+        "tensor_positions",
+        "__dict__",  # users may stash anything on ctx, as in PyTorch
+    )
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        self.to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self.to_save is None:
+            raise RuntimeError(engine.FREED_GRAPH)
+        return self.to_save
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self.materialize_grads = value
+
+    def mark_non_differentiable(self, *tensors: Any) -> None:
+        self.__dict__.setdefault("non_differentiable", set()).update(id(t) for t in tensors)
+
+    def name(self) -> str:
+        return self.fn_cls.__name__ + "Backward"
+
+    def output_index(self, value: Any) -> int:
+        for i, ref in enumerate(self.output_refs):
+            if ref() is value:
+                return i
+        raise RuntimeError(f"{self.name()}: gradient for a tensor it did not produce")
+
+    def vjp(self, grad: Any) -> tuple:
+        grads = grad if self.n_outputs > 1 else [grad]
+        if self.materialize_grads:
+            grads = [
+                g if g is not None else Tensor._make(np.zeros(shape, dtype), None)
+                for g, (shape, dtype) in zip(grads, self.output_meta)
+            ]
+        result = self.fn_cls.backward(self, *grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        if len(result) != len(self.needs_input_grad):
+            raise RuntimeError(
+                f"function {self.name()} returned an incorrect number of gradients "
+                f"(expected {len(self.needs_input_grad)}, got {len(result)})"
+            )
+        out = []
+        for value, pos in zip(self.inputs, self.tensor_positions):
+            g = result[pos]
+            if g is None or not self.needs_input_grad[pos]:
+                out.append(None)
+                continue
+            if not isinstance(g, Tensor):
+                g = Tensor(g, dtype=value.dtype)
+            if g.shape != value.shape:
+                raise RuntimeError(
+                    f"function {self.name()} returned a gradient of shape {g.shape} "
+                    f"for an input of shape {value.shape}"
+                )
+            out.append(g)
+        return tuple(out)
+
+    def release(self) -> None:
+        self.inputs = None
+        self.to_save = None
+
+
+class Function:
+    """Base class for user-defined differentiable ops, as ``torch.autograd.Function``.
+
+    Subclass it with two static methods::
+
+        class Exp(Function):
+            @staticmethod
+            def forward(ctx, x):
+                y = x.exp()
+                ctx.save_for_backward(y)
+                return y
+
+            @staticmethod
+            def backward(ctx, grad):
+                (y,) = ctx.saved_tensors
+                return grad * y
+
+    and call ``Exp.apply(x)``. ``forward`` runs with recording off; ``backward``
+    returns one gradient (or None) per input of ``forward``.
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("Function subclasses must implement forward")
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
+        raise NotImplementedError("Function subclasses must implement backward")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        import weakref
+
+        ctx = FunctionCtx()
+        ctx.fn_cls = cls
+        ctx.to_save = ()
+        ctx.materialize_grads = True
+        ctx.tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        tensors = tuple(args[i] for i in ctx.tensor_positions)
+        ctx.needs_input_grad = tuple(
+            isinstance(a, Tensor) and a.requires_grad for a in args
+        )
+        with engine.no_grad():
+            result = cls.forward(ctx, *args, **kwargs)
+        outputs = result if isinstance(result, tuple) else (result,)
+        for o in outputs:
+            if not isinstance(o, Tensor):
+                raise TypeError(
+                    f"{cls.__name__}.forward must return Tensors, got {type(o).__name__}"
+                )
+        record = _mode.enabled and any(t.requires_grad for t in tensors)
+        if not record:
+            return result
+        ctx.inputs = tensors  # arguments that are not Tensors get no gradient
+        ctx.hooks = None
+        ctx.n_outputs = len(outputs)
+        skip = ctx.__dict__.get("non_differentiable", set())
+        wrapped = []
+        for o in outputs:
+            if id(o) in skip or o.dtype.kind != "f":
+                wrapped.append(Tensor._make(o.data, None))
+            else:
+                wrapped.append(Tensor._make(o.data, ctx))
+        ctx.output_refs = tuple(weakref.ref(o) for o in wrapped)
+        ctx.output_meta = tuple((o.shape, o.dtype) for o in wrapped)
+        return tuple(wrapped) if isinstance(result, tuple) else wrapped[0]

@@ -1,0 +1,380 @@
+"""Elementwise ops. Binary ops broadcast like numpy; the Op base class sums each
+gradient back to its input's shape, so no rule here deals with broadcasting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Op
+
+
+def broadcast_error(op: str, a: Any, b: Any) -> RuntimeError:
+    """PyTorch's message for shapes that do not broadcast, naming the op."""
+    sa, sb = tuple(a.shape), tuple(b.shape)
+    for i in range(1, max(len(sa), len(sb)) + 1):
+        da = sa[-i] if i <= len(sa) else 1
+        db = sb[-i] if i <= len(sb) else 1
+        if da != db and 1 not in (da, db):
+            dim = max(len(sa), len(sb)) - i
+            return RuntimeError(
+                f"{op}: the size of tensor a ({da}) must match the size of tensor b "
+                f"({db}) at non-singleton dimension {dim} (shapes {sa} and {sb})"
+            )
+    return RuntimeError(f"{op}: shapes {sa} and {sb} cannot be broadcast together")
+
+
+class BinaryOp(Op):
+    __slots__ = ()
+
+    @classmethod
+    def explain(cls, err: Exception, *inputs: Any, **attrs: Any) -> Exception:
+        if len(inputs) == 2 and "broadcast" in str(err):
+            return broadcast_error(cls.op_name(), *inputs)
+        return super().explain(err, *inputs, **attrs)
+
+
+class Add(BinaryOp):
+    """z = a + b.   dz/da = 1,  dz/db = 1"""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        if self.needs_input_grad[0] and self.needs_input_grad[1]:
+            return g, g.clone()  # two leaves must not share one gradient array
+        return g, g
+
+
+class Sub(BinaryOp):
+    """z = a - b.   dz/da = 1,  dz/db = -1"""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class Mul(BinaryOp):
+    """z = a * b.   dz/da = b,  dz/db = a"""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+class Div(BinaryOp):
+    """z = a / b.   dz/da = 1/b,  dz/db = -a/b²"""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = g / b
+        return ga, (-ga * a / b if self.needs_input_grad[1] else None)
+
+
+class Pow(BinaryOp):
+    """z = a ** b.   dz/da = b·a^(b-1),  dz/db = z·ln a"""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        out = a**b
+        self.saved = (out,)
+        return out
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = g * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        gb = None
+        if self.needs_input_grad[1]:
+            # where a == 0 the true limit of z·ln a is 0 (for b > 0), as PyTorch gives
+            gb = g * self.output() * a.where(a != 0, 1.0).log()
+        return ga, gb
+
+
+class PowScalar(Op):
+    """z = a ** c for a constant number c.   dz/da = c·a^(c-1)"""
+
+    __slots__ = ("exponent",)
+
+    def forward(self, a, exponent):
+        self.exponent = exponent
+        return a**exponent
+
+    def backward(self, g):
+        (a,) = self.inputs
+        c = self.exponent
+        if c == 0:
+            return (g * 0,)
+        if c == 1:
+            return (g,)
+        if c == 2:
+            return (g * a * 2,)
+        return (g * (a ** (c - 1)) * c,)
+
+    def name(self) -> str:
+        return "PowBackward0"
+
+
+class Neg(Op):
+    """z = -a.   dz/da = -1"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Exp(Op):
+    """z = exp(a).   dz/da = exp(a) = z"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        out = np.exp(a)
+        self.saved = (out,)
+        return out
+
+    def backward(self, g):
+        return (g * self.output(),)
+
+
+class Log(Op):
+    """z = ln(a).   dz/da = 1/a"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        return np.log(a)
+
+    def backward(self, g):
+        return (g / self.inputs[0],)
+
+
+class Log1p(Op):
+    """z = ln(1 + a).   dz/da = 1/(1 + a)"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        return np.log1p(a)
+
+    def backward(self, g):
+        return (g / (self.inputs[0] + 1),)
+
+
+class Sqrt(Op):
+    """z = √a.   dz/da = 1/(2√a) = 1/(2z)"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        out = np.sqrt(a)
+        self.saved = (out,)
+        return out
+
+    def backward(self, g):
+        return (g / (self.output() * 2),)
+
+
+class Abs(Op):
+    """z = |a|.   dz/da = sign(a)  (0 at a = 0)"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        return np.abs(a)
+
+    def backward(self, g):
+        return (g * self.inputs[0].sign(),)
+
+
+class Sign(Op):
+    """z = sign(a).   dz/da = 0  (a step function)"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        return np.sign(a)
+
+    def backward(self, g):
+        return (g * 0,)
+
+
+class Sin(Op):
+    """z = sin(a).   dz/da = cos(a)"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        return np.sin(a)
+
+    def backward(self, g):
+        return (g * self.inputs[0].cos(),)
+
+
+class Cos(Op):
+    """z = cos(a).   dz/da = -sin(a)"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        return np.cos(a)
+
+    def backward(self, g):
+        return (-g * self.inputs[0].sin(),)
+
+
+class Tanh(Op):
+    """z = tanh(a).   dz/da = 1 - tanh²(a) = 1 - z²"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        out = np.tanh(a)
+        self.saved = (out,)
+        return out
+
+    def backward(self, g):
+        z = self.output()
+        return (g * (1 - z * z),)
+
+
+class Sigmoid(Op):
+    """z = σ(a) = 1/(1 + e^-a).   dz/da = σ(a)(1 - σ(a)) = z(1 - z)"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        # e^-|a| never overflows; the two branches are the same function
+        e = np.exp(-np.abs(a))
+        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        self.saved = (out,)
+        return out
+
+    def backward(self, g):
+        z = self.output()
+        return (g * z * (1 - z),)
+
+
+class Relu(Op):
+    """z = max(a, 0).   dz/da = 1 where a > 0, else 0  (0 at a = 0, as PyTorch)"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        return np.maximum(a, 0)
+
+    def backward(self, g):
+        return (g * (self.inputs[0] > 0),)
+
+    def name(self) -> str:
+        return "ReluBackward0"
+
+
+class Clamp(Op):
+    """z = min(max(a, lo), hi).   dz/da = 1 where lo ≤ a ≤ hi, else 0"""
+
+    __slots__ = ("min", "max")
+
+    def forward(self, a, min=None, max=None):
+        self.min, self.max = min, max
+        return np.clip(a, min, max)
+
+    def backward(self, g):
+        (a,) = self.inputs
+        mask = np.ones(a.shape, dtype=bool)
+        if self.min is not None:
+            mask &= a.data >= self.min
+        if self.max is not None:
+            mask &= a.data <= self.max
+        return (g * mask,)
+
+
+class Maximum(BinaryOp):
+    """z = max(a, b).   dz/da = 1 where a > b, ½ where a = b, else 0 (and b alike)"""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        share = (a.data > b.data) + 0.5 * (a.data == b.data)
+        return g * share.astype(g.dtype), g * (1 - share).astype(g.dtype)
+
+
+class Minimum(BinaryOp):
+    """z = min(a, b).   dz/da = 1 where a < b, ½ where a = b, else 0 (and b alike)"""
+
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        share = (a.data < b.data) + 0.5 * (a.data == b.data)
+        return g * share.astype(g.dtype), g * (1 - share).astype(g.dtype)
+
+
+class Where(BinaryOp):
+    """z = a where cond else b.   dz/da = cond,  dz/db = not cond"""
+
+    __slots__ = ()
+
+    def forward(self, a, b, condition=None):
+        self.saved = (condition,)
+        return np.where(condition, a, b)
+
+    def backward(self, g):
+        (cond,) = self.saved
+        return g * cond, g * ~cond
+
+
+class Cast(Op):
+    """z = a converted to another dtype.   dz/da = 1 (converted back)"""
+
+    __slots__ = ()
+
+    def forward(self, a, dtype=None):
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return (g,)  # the Op base converts it back to the input's dtype
+
+    def name(self) -> str:
+        return "ToCopyBackward0"
+
+
+class Clone(Op):
+    """z = a copied.   dz/da = 1"""
+
+    __slots__ = ()
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return (g,)

@@ -1,0 +1,229 @@
+"""Reductions: ops that sum, average or pick along dims, and softmax's family.
+
+A reduced gradient is spread back by reshaping it to the input's rank (reduced
+axes kept as size 1) and broadcasting: that is the whole rule for ``sum``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..function import Op
+from .dims import keepdim_shape, normalize_dim, normalize_dims
+
+
+class Reduction(Op):
+    """Base of ops that reduce over ``dim`` (None: all) with ``keepdim``."""
+
+    __slots__ = ("axes", "keepdim", "in_shape")
+
+    def setup(self, x, dim, keepdim):
+        self.axes = normalize_dims(dim, x.ndim, self.op_name())
+        self.keepdim = keepdim
+        self.in_shape = x.shape
+        return self.axes
+
+    def spread(self, g):
+        """``g`` reshaped to the input's rank, ready to broadcast against it."""
+        if not self.keepdim:
+            g = g.reshape(keepdim_shape(self.in_shape, self.axes))
+        return g
+
+    def count(self) -> int:
+        return math.prod(self.in_shape[a] for a in self.axes)
+
+
+class Sum(Reduction):
+    """z = Σ x over dim.   dz/dx = 1 for every summed element"""
+
+    __slots__ = ()
+
+    def forward(self, x, dim=None, keepdim=False):
+        axes = self.setup(x, dim, keepdim)
+        return x.sum(axis=axes, keepdims=keepdim)
+
+    def backward(self, g):
+        return (self.spread(g).broadcast_to(self.in_shape),)
+
+
+class Mean(Reduction):
+    """z = (1/n) Σ x over dim.   dz/dx = 1/n"""
+
+    __slots__ = ()
+
+    def forward(self, x, dim=None, keepdim=False):
+        axes = self.setup(x, dim, keepdim)
+        return x.mean(axis=axes, keepdims=keepdim)
+
+    def backward(self, g):
+        return ((self.spread(g) / self.count()).broadcast_to(self.in_shape),)
+
+
+class Var(Reduction):
+    """z = Σ (x - mean)² / (n - c) over dim.   dz/dx = 2 (x - mean) / (n - c)"""
+
+    __slots__ = ("correction",)
+
+    def forward(self, x, dim=None, keepdim=False, correction=1):
+        axes = self.setup(x, dim, keepdim)
+        self.correction = correction
+        return x.var(axis=axes, ddof=correction, keepdims=keepdim)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        centred = x - x.mean(self.axes, keepdim=True)
+        return (self.spread(g) * centred * (2 / (self.count() - self.correction)),)
+
+
+class SumTo(Op):
+    """z = x summed down to ``shape`` (undoes broadcasting).   dz/dx = 1"""
+
+    __slots__ = ("in_shape",)
+
+    def forward(self, x, shape=()):
+        self.in_shape = x.shape
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
+        )
+        out = x.sum(axis=axes, keepdims=True) if axes else x
+        return out.reshape(shape)
+
+    def backward(self, g):
+        return (g.broadcast_to(self.in_shape),)
+
+
+class Extremum(Reduction):
+    """Base of amax/amin: ties share the gradient evenly, as PyTorch does."""
+
+    __slots__ = ()
+
+    def backward(self, g):
+        (x,) = self.inputs
+        picked = x.data == self.spread_array(self.saved[-1])
+        share = picked / picked.sum(axis=self.axes, keepdims=True)
+        return (self.spread(g) * share.astype(g.dtype),)
+
+    def spread_array(self, out):
+        return out if self.keepdim else out.reshape(keepdim_shape(self.in_shape, self.axes))
+
+    def check_nonempty(self, x):
+        if any(x.shape[a] == 0 for a in self.axes):
+            raise RuntimeError(
+                f"{self.op_name()}: expected a non-empty tensor along the reduced dims "
+                f"{self.axes}, got shape {tuple(x.shape)}"
+            )
+
+
+class Amax(Extremum):
+    """z = max of x over dim.   dz/dx = 1/k on the k elements equal to the max"""
+
+    __slots__ = ()
+
+    def forward(self, x, dim=None, keepdim=False):
+        axes = self.setup(x, dim, keepdim)
+        self.check_nonempty(x)
+        out = x.max(axis=axes, keepdims=keepdim)
+        self.saved = (out,)
+        return out
+
+
+class Amin(Extremum):
+    """z = min of x over dim.   dz/dx = 1/k on the k elements equal to the min"""
+
+    __slots__ = ()
+
+    def forward(self, x, dim=None, keepdim=False):
+        axes = self.setup(x, dim, keepdim)
+        self.check_nonempty(x)
+        out = x.min(axis=axes, keepdims=keepdim)
+        self.saved = (out,)
+        return out
+
+
+class Prod(Reduction):
+    """z = Π x over dim.   dz/dx_i = Π_{j≠i} x_j  (= z / x_i when no x is 0)"""
+
+    __slots__ = ()
+
+    def forward(self, x, dim=None, keepdim=False):
+        axes = self.setup(x, dim, keepdim)
+        out = x.prod(axis=axes, keepdims=keepdim)
+        self.saved = (out,)
+        return out
+
+    def backward(self, g):
+        (x,) = self.inputs
+        g = self.spread(g)
+        if np.all(x.data != 0):
+            return (g * self.spread(self.output()) / x,)
+        # With zeros, z / x is 0/0: form each "product of the others" exactly by
+        # moving the reduced axes to the end, flattening them to one axis of n,
+        # and multiplying an n x n copy with ones on the diagonal.
+        n = self.count()
+        rest = [a for a in range(x.ndim) if a not in self.axes]
+        order = rest + list(self.axes)
+        flat = x.permute(*order).reshape(*[x.shape[a] for a in rest], n)
+        eye = np.eye(n, dtype=bool)
+        others = flat.unsqueeze(-2).expand(*flat.shape[:-1], n, n).where(~eye, 1.0).prod(-1)
+        back = np.argsort(order)
+        others = others.reshape(*[x.shape[a] for a in order]).permute(*back.tolist())
+        return (g * others,)
+
+
+class LogSumExp(Reduction):
+    """z = ln Σ exp(x) over dim.   dz/dx = exp(x - z) = softmax(x)"""
+
+    __slots__ = ()
+
+    def forward(self, x, dim=None, keepdim=False):
+        axes = self.setup(x, dim, keepdim)
+        shift = x.max(axis=axes, keepdims=True)
+        shift = np.where(np.isfinite(shift), shift, 0)  # all -inf rows stay -inf
+        out = np.log(np.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
+        out = out.astype(x.dtype, copy=False)
+        self.saved = (out,)
+        return out if keepdim else out.reshape(
+            tuple(n for i, n in enumerate(x.shape) if i not in axes)
+        )
+
+    def backward(self, g):
+        (x,) = self.inputs
+        z = self.spread(self.output())
+        return (self.spread(g) * (x - z).exp(),)
+
+
+class Softmax(Op):
+    """s = exp(x) / Σ exp(x) over dim.   ds/dx · g = s ⊙ (g - Σ g⊙s)"""
+
+    __slots__ = ("dim",)
+
+    def forward(self, x, dim=-1):
+        self.dim = normalize_dim(dim, x.ndim, "softmax")
+        e = np.exp(x - x.max(axis=self.dim, keepdims=True))
+        out = e / e.sum(axis=self.dim, keepdims=True)
+        self.saved = (out,)
+        return out
+
+    def backward(self, g):
+        s = self.output()
+        return (s * (g - (g * s).sum(self.dim, keepdim=True)),)
+
+
+class LogSoftmax(Op):
+    """y = x - ln Σ exp(x) over dim.   dy/dx · g = g - softmax(x) Σ g"""
+
+    __slots__ = ("dim",)
+
+    def forward(self, x, dim=-1):
+        self.dim = normalize_dim(dim, x.ndim, "log_softmax")
+        shifted = x - x.max(axis=self.dim, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
+        self.saved = (out,)
+        return out
+
+    def backward(self, g):
+        y = self.output()
+        return (g - y.exp() * g.sum(self.dim, keepdim=True),)

@@ -1,0 +1,212 @@
+"""Shape and indexing ops. They move numbers around without changing them, so
+each backward moves the gradient back: reshape undoes reshape, a scatter-add
+undoes indexing (summing where an index repeats), slicing undoes concatenation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Op
+from .dims import normalize_dim
+
+
+class Reshape(Op):
+    """z = x viewed with a new shape.   dz/dx: the gradient reshaped back"""
+
+    __slots__ = ("in_shape",)
+
+    def forward(self, x, shape=()):
+        self.in_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g):
+        return (g.reshape(self.in_shape),)
+
+    @classmethod
+    def explain(cls, err, x, shape=()):
+        return RuntimeError(
+            f"reshape: shape {tuple(shape)} is invalid for input of shape "
+            f"{tuple(x.shape)} ({x.numel()} elements)"
+        )
+
+    def name(self) -> str:
+        return "ViewBackward0"
+
+
+class Permute(Op):
+    """z = x with its dims reordered.   dz/dx: the gradient with the inverse order"""
+
+    __slots__ = ("dims",)
+
+    def forward(self, x, dims=()):
+        if sorted(dims) != list(range(x.ndim)):
+            raise IndexError(
+                f"permute: dims {tuple(dims)} must be a reordering of 0..{x.ndim - 1} "
+                f"for a tensor of shape {tuple(x.shape)}"
+            )
+        self.dims = tuple(dims)
+        return x.transpose(dims)
+
+    def backward(self, g):
+        return (g.permute(*np.argsort(self.dims).tolist()),)
+
+
+class BroadcastTo(Op):
+    """z = x repeated along broadcast dims.   dz/dx: the gradient summed back"""
+
+    __slots__ = ()
+
+    def forward(self, x, shape=()):
+        return np.broadcast_to(x, shape)
+
+    def backward(self, g):
+        return (g.sum_to_size(self.inputs[0].shape),)
+
+    @classmethod
+    def explain(cls, err, x, shape=()):
+        return RuntimeError(
+            f"expand: the expanded size {tuple(shape)} must match the existing size "
+            f"{tuple(x.shape)} at each non-singleton dimension"
+        )
+
+    def name(self) -> str:
+        return "ExpandBackward0"
+
+
+def is_basic_index(index: Any) -> bool:
+    """True for indices made of ints, slices, None and Ellipsis (numpy views)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        i is None or i is Ellipsis or (isinstance(i, (int, slice, np.integer))
+        and not isinstance(i, bool))
+        for i in items
+    )
+
+
+class GetItem(Op):
+    """z = x[index].   dz/dx: the gradient scattered back to where it was taken,
+    summed where an index repeats"""
+
+    __slots__ = ("index",)
+
+    def forward(self, x, index=None):
+        self.index = index
+        return x[index]
+
+    def backward(self, g):
+        return (g._index_add_into(self.inputs[0].shape, self.index),)
+
+    @classmethod
+    def explain(cls, err, x, index=None):
+        return IndexError(f"index: {err} (tensor of shape {tuple(x.shape)})")
+
+    def name(self) -> str:
+        return "IndexBackward0"
+
+
+class IndexAdd(Op):
+    """z = zeros(shape) with g added at x's index (repeats accumulate).
+    dz/dg: z's gradient read at the same index"""
+
+    __slots__ = ("index",)
+
+    def forward(self, g, shape=(), index=None):
+        self.index = index
+        out = np.zeros(shape, dtype=g.dtype)
+        if is_basic_index(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+
+    def backward(self, g):
+        return (g[self.index],)
+
+
+class Gather(Op):
+    """z = x picked along dim at ``index`` (torch.gather).
+    dz/dx: the gradient added back at the same places"""
+
+    __slots__ = ("dim", "index")
+
+    def forward(self, x, dim=0, index=None):
+        self.dim = normalize_dim(dim, x.ndim, "gather")
+        self.index = index
+        return np.take_along_axis(x, index, axis=self.dim)
+
+    def backward(self, g):
+        return (g._scatter_add_into(self.inputs[0].shape, self.dim, self.index),)
+
+
+class ScatterAdd(Op):
+    """z = zeros(shape) with g added along dim at ``index``.
+    dz/dg: z's gradient gathered at the same places"""
+
+    __slots__ = ("dim", "index")
+
+    def forward(self, g, shape=(), dim=0, index=None):
+        self.dim, self.index = dim, index
+        out = np.zeros(shape, dtype=g.dtype)
+        grid = list(np.indices(index.shape, sparse=True))
+        grid[dim] = index
+        np.add.at(out, tuple(grid), g)
+        return out
+
+    def backward(self, g):
+        return (g.gather(self.dim, self.index),)
+
+
+class Cat(Op):
+    """z = the inputs joined along dim.   dz/dx_k: the k-th slice of the gradient"""
+
+    __slots__ = ("dim", "sizes")
+
+    def forward(self, *xs, dim=0):
+        self.dim = normalize_dim(dim, xs[0].ndim, "cat")
+        self.sizes = [x.shape[self.dim] for x in xs]
+        return np.concatenate(xs, axis=self.dim)
+
+    def backward(self, g):
+        grads, start = [], 0
+        for size, needed in zip(self.sizes, self.needs_input_grad):
+            index = (slice(None),) * self.dim + (slice(start, start + size),)
+            grads.append(g[index] if needed else None)
+            start += size
+        return tuple(grads)
+
+    @classmethod
+    def explain(cls, err, *xs, dim=0):
+        shapes = ", ".join(str(tuple(x.shape)) for x in xs)
+        return RuntimeError(f"cat: tensors must have the same shape except in dim {dim}, "
+                            f"got shapes {shapes}")
+
+
+class Pad(Op):
+    """z = x with constant borders (torch.nn.functional.pad order: last dim first).
+    dz/dx: the gradient with the borders cut off"""
+
+    __slots__ = ("widths",)
+
+    def forward(self, x, pad=(), value=0.0):
+        if len(pad) % 2 or len(pad) // 2 > x.ndim:
+            raise ValueError(
+                f"pad: padding length {len(pad)} must be even and at most twice the "
+                f"number of dims ({x.ndim})"
+            )
+        widths = [(0, 0)] * x.ndim
+        for i in range(len(pad) // 2):
+            widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+        if any(lo < 0 or hi < 0 for lo, hi in widths):
+            raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+        self.widths = widths
+        return np.pad(x, widths, constant_values=value)
+
+    def backward(self, g):
+        index = tuple(slice(lo, n - hi) for (lo, hi), n in zip(self.widths, g.shape))
+        return (g[index],)
+
+    @classmethod
+    def explain(cls, err, x, pad=(), value=0.0):
+        return RuntimeError(f"pad: {err} (input shape {tuple(x.shape)}, pad {tuple(pad)})")

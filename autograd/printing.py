@@ -1,0 +1,35 @@
+"""``repr`` of a Tensor in PyTorch's style: ``tensor([1., 2.], requires_grad=True)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _format_array(data: np.ndarray) -> str:
+    if data.dtype.kind == "f" and data.size:
+        finite = data[np.isfinite(data)]
+        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
+        big = finite.size and (np.abs(finite).max() >= 1e8 or (
+            np.abs(finite[finite != 0]).min(initial=1) < 1e-4))
+        if integral and not big:
+            formatter = {"float_kind": lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)}
+        elif big:
+            formatter = {"float_kind": lambda v: f"{v:.4e}"}
+        else:
+            formatter = {"float_kind": lambda v: f"{v:.4f}"}
+        return np.array2string(data, separator=", ", prefix="tensor(", formatter=formatter,
+                               threshold=1000, edgeitems=3)
+    return np.array2string(data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
+
+
+def tensor_repr(t: Any) -> str:
+    parts = [_format_array(np.asarray(t.data))]
+    if t.data.dtype not in (np.float32, np.int64, np.bool_):
+        parts.append(f"dtype={t.data.dtype}")
+    if t.grad_fn is not None:
+        parts.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t.requires_grad:
+        parts.append("requires_grad=True")
+    return "tensor(" + ", ".join(parts) + ")"

@@ -1,0 +1,862 @@
+"""Tensor: an array that remembers the op that made it.
+
+``data`` is the backing array, ``grad`` the accumulated gradient (a Tensor),
+``grad_fn`` the node that made it (None for leaves). Every method that computes
+is one line that hands its inputs to an op in ``autograd/ops``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections import namedtuple
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import engine, function
+from .engine import RetainGrad, _mode
+from .ops import elementwise as ew
+from .ops import linalg, reduce, shape
+from .ops.dims import normalize_dim, normalize_dims
+
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int64 = np.dtype("int64")
+bool_ = np.dtype("bool")
+
+MinMax = namedtuple("MinMax", ["values", "indices"])
+
+
+def default_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """``data`` as an array with PyTorch's dtype rules (see API.md)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray):
+        return data.astype(dtype) if dtype is not None else data.copy()
+    if isinstance(data, np.generic):
+        return np.asarray(data, dtype=dtype)
+    array = np.asarray(data, dtype=dtype)
+    if dtype is None:
+        if array.dtype.kind == "f":
+            array = array.astype(float32)
+        elif array.dtype.kind in "iu":
+            array = array.astype(int64)
+        elif array.dtype.kind not in "b":
+            raise TypeError(
+                f"tensor: could not convert data of type {type(data).__name__} "
+                f"(numpy dtype {array.dtype}) to a numeric tensor"
+            )
+    return array
+
+
+def _operands(a: Tensor, b: Any) -> tuple:
+    """``(a, b)`` as Tensors with PyTorch's promotion: a Python number takes the
+    tensor's dtype within its kind, and ints meeting floats become that float."""
+    if type(b) is Tensor:
+        da, db = a.data.dtype, b.data.dtype
+        if da == db:
+            return a, b
+        fa, fb = da.kind == "f", db.kind == "f"
+        if fa and not fb:
+            return a, b.to(da)
+        if fb and not fa:
+            return a.to(db), b
+        return a, b
+    if isinstance(b, (bool, numbers.Number)) and not isinstance(b, np.ndarray):
+        kind = a.data.dtype.kind
+        if isinstance(b, bool):
+            dtype = a.data.dtype
+        elif isinstance(b, numbers.Integral):
+            dtype = a.data.dtype if kind != "b" else int64
+        elif isinstance(b, numbers.Real):
+            if kind == "f":
+                dtype = a.data.dtype
+            else:
+                a, dtype = a.to(float32), float32
+        else:
+            raise TypeError(f"unsupported operand: complex number {b!r}")
+        return a, Tensor._make(np.array(b, dtype=dtype), None)
+    if isinstance(b, (np.ndarray, np.generic, list, tuple)):
+        return _operands(a, Tensor(b))
+    raise TypeError(f"unsupported operand type for a Tensor op: {type(b).__name__}")
+
+
+def _int_dims(dims: tuple) -> tuple:
+    """Varargs or one sequence, as PyTorch accepts both: ``f(2, 3)`` or ``f((2, 3))``."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        return tuple(dims[0])
+    return tuple(dims)
+
+
+def _dim_arg(dim: Any, axis: Any) -> Any:
+    return axis if dim is None else dim
+
+
+def _index_arrays(index: Any) -> Any:
+    """An index with Tensors and lists turned into numpy arrays."""
+    if isinstance(index, tuple):
+        return tuple(_index_arrays(i) for i in index)
+    if isinstance(index, Tensor):
+        if index.dtype.kind == "f":
+            raise IndexError("tensors used as indices must be long, int or bool tensors")
+        return index.data
+    if isinstance(index, list):
+        array = np.asarray([_index_arrays(i) for i in index])
+        if array.dtype.kind == "f":
+            raise IndexError("lists used as indices must hold ints or bools")
+        return array
+    return index
+
+
+class _HookHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+
+    __slots__ = ("hooks", "hook")
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it.
+
+    ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` may be a number, a
+    nested list, a numpy array or a Tensor (copied). Floats default to float32, ints
+    to int64; a numpy array keeps its dtype; ``dtype=`` always wins.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data = default_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self._hooks = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _make(data: Any, grad_fn: Any) -> Tensor:
+        """A Tensor around ``data`` made by ``grad_fn`` (fast path for ops)."""
+        t = _new(Tensor)
+        t.data = data
+        t.grad = None
+        t.grad_fn = grad_fn
+        t.requires_grad = grad_fn is not None
+        t._hooks = None
+        return t
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu" if isinstance(self.data, np.ndarray) else "cuda"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> Tensor:
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two dims swapped (batched matrix transpose)."""
+        return self.transpose(-2, -1)
+
+    def size(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[normalize_dim(dim, self.ndim, "size")]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    # ------------------------------------------------------------------ conversion
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.data.size} elements cannot be converted to Scalar"
+            )
+        return self.data.reshape(()).item()
+
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy() instead."
+            )
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor._make(self.data, None)
+
+    def clone(self) -> Tensor:
+        return ew.Clone.apply(self)
+
+    def to(self, *args: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
+        """``to(dtype)`` converts (differentiably); ``to("cpu")`` is a no-op."""
+        for arg in args:
+            if isinstance(arg, str):
+                if arg != "cpu":
+                    raise RuntimeError(
+                        f"to: device {arg!r} is not available yet; chaingrad runs on 'cpu'"
+                    )
+            else:
+                dtype = arg
+        if dtype is None or np.dtype(dtype) == self.data.dtype:
+            return self
+        return ew.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def astype(self, dtype: Any) -> Tensor:
+        return self.to(dtype)
+
+    def float(self) -> Tensor:
+        return self.to(float32)
+
+    def double(self) -> Tensor:
+        return self.to(float64)
+
+    def long(self) -> Tensor:
+        return self.to(int64)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with {self.data.size} values is ambiguous"
+            )
+        return bool(self.data.reshape(()))
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __repr__(self) -> str:
+        from .printing import tensor_repr
+
+        return tensor_repr(self)
+
+    # ------------------------------------------------------------------ autograd
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``gradient`` is required unless ``self`` holds one element. The graph is
+        freed afterwards unless ``retain_graph`` (which defaults to ``create_graph``).
+        """
+        from .functional import backward
+
+        backward(self, gradient, retain_graph, create_graph)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want "
+                "to use a computed variable in a subgraph that doesn't require "
+                "differentiation use var_no_grad = var.detach()."
+            )
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients "
+                f"(got dtype {self.data.dtype})"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf after backward (leaves keep it anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            hooks = self._node_hooks()
+            if not any(isinstance(h, RetainGrad) for h in hooks):
+                hooks.append(RetainGrad(self))
+
+    @property
+    def retains_grad(self) -> bool:
+        if self.grad_fn is None or not self.grad_fn.hooks:
+            return False
+        return any(isinstance(h, RetainGrad) for h in self._node_hooks())
+
+    def register_hook(self, hook: Callable) -> _HookHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned
+        Tensor replaces the gradient. Returns a handle with ``remove()``."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "cannot register a hook on a tensor that doesn't require gradient"
+            )
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            hooks = self._node_hooks()
+        # a user hook runs before retain_grad stores the gradient, as in PyTorch
+        at = next((i for i, h in enumerate(hooks) if isinstance(h, RetainGrad)), len(hooks))
+        hooks.insert(at, hook)
+        return _HookHandle(hooks, hook)
+
+    def _node_hooks(self) -> list:
+        node = self.grad_fn
+        if node.hooks is None:
+            node.hooks = {}
+        return node.hooks.setdefault(node.output_index(self), [])
+
+    def _accumulate_grad(self, grad: Tensor) -> None:
+        if grad.shape != self.data.shape:
+            raise RuntimeError(
+                f"gradient of shape {tuple(grad.shape)} does not match tensor of "
+                f"shape {tuple(self.data.shape)} (did a hook change its shape?)"
+            )
+        if self.grad is None:
+            if not _mode.enabled and not grad.data.flags.owndata:
+                # a view (e.g. a broadcast) must not stay aliased or read-only
+                grad = Tensor._make(grad.data.copy(), None)
+            self.grad = grad
+        else:
+            self.grad = self.grad + grad
+
+    # ------------------------------------------------------------------ in place
+    def _check_inplace(self, op: str) -> None:
+        if self.requires_grad and _mode.enabled:
+            kind = "a leaf Variable that requires grad" if self.is_leaf else (
+                "a tensor that requires grad")
+            raise RuntimeError(
+                f"{op}: {kind} is being used in an in-place operation; use an "
+                "out-of-place op, or wrap the update in `with autograd.no_grad():`"
+            )
+
+    def _inplace(self, op: str, ufunc: Any, other: Any) -> Tensor:
+        self._check_inplace(op)
+        value = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except (ValueError, TypeError) as err:
+            raise RuntimeError(
+                f"{op}: cannot update a tensor of shape {self.shape} and dtype "
+                f"{self.dtype} in place with {np.shape(value)} values: {err}"
+            ) from None
+        engine.mark_modified(self.data)
+        return self
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._inplace("add_", np.add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._inplace("sub_", np.subtract, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", np.multiply, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", np.true_divide, other)
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        self._check_inplace("fill_")
+        self.data[...] = value
+        engine.mark_modified(self.data)
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        self._check_inplace("copy_")
+        self.data[...] = src.data if isinstance(src, Tensor) else src
+        engine.mark_modified(self.data)
+        return self
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("__setitem__")
+        self.data[_index_arrays(index)] = value.data if isinstance(value, Tensor) else value
+        engine.mark_modified(self.data)
+
+    # ------------------------------------------------------------------ operators
+    def __add__(self, other: Any) -> Tensor:
+        return ew.Add.apply(*_operands(self, other))
+
+    def __radd__(self, other: Any) -> Tensor:
+        b, a = _operands(self, other)
+        return ew.Add.apply(a, b)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ew.Sub.apply(*_operands(self, other))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        b, a = _operands(self, other)
+        return ew.Sub.apply(a, b)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ew.Mul.apply(*_operands(self, other))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        b, a = _operands(self, other)
+        return ew.Mul.apply(a, b)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        a, b = _operands(self, other)
+        if a.data.dtype.kind != "f":  # true division of ints gives floats
+            a, b = a.to(float32), b.to(float32)
+        return ew.Div.apply(a, b)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        b, a = _operands(self, other)
+        return a.__truediv__(b)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        return self.pow(exponent)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        b, a = _operands(self, base)
+        return ew.Pow.apply(a, b)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return self.matmul(other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        b, a = _operands(self, other)
+        return linalg.MatMul.apply(a, b)
+
+    def __neg__(self) -> Tensor:
+        return ew.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def _compare(self, ufunc: Any, other: Any) -> Tensor:
+        a, b = _operands(self, other)
+        try:
+            return Tensor._make(ufunc(a.data, b.data), None)
+        except ValueError:
+            raise ew.broadcast_error(ufunc.__name__, a, b) from None
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(np.less, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(np.less_equal, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(np.greater, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(np.greater_equal, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(np.equal, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(np.not_equal, other)
+
+    def __invert__(self) -> Tensor:
+        if self.data.dtype.kind not in "biu":
+            raise TypeError(f"~ (bitwise not) needs a bool or integer tensor, got {self.dtype}")
+        return Tensor._make(~self.data, None)
+
+    def __and__(self, other: Any) -> Tensor:
+        return self._compare(np.logical_and, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return self._compare(np.logical_or, other)
+
+    # ------------------------------------------------------------------ elementwise
+    def add(self, other: Any, alpha: float = 1) -> Tensor:
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, alpha: float = 1) -> Tensor:
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other: Any) -> Tensor:
+        return self * other
+
+    def div(self, other: Any) -> Tensor:
+        return self / other
+
+    def pow(self, exponent: Any) -> Tensor:
+        if isinstance(exponent, numbers.Real) and not isinstance(exponent, bool):
+            a = self if self.data.dtype.kind == "f" or float(exponent).is_integer() else (
+                self.to(float32))
+            return ew.PowScalar.apply(a, exponent=exponent)
+        return ew.Pow.apply(*_operands(self, exponent))
+
+    def exp(self) -> Tensor:
+        return ew.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ew.Log.apply(self)
+
+    def log1p(self) -> Tensor:
+        return ew.Log1p.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ew.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        return ew.Abs.apply(self)
+
+    def sign(self) -> Tensor:
+        return ew.Sign.apply(self)
+
+    def sin(self) -> Tensor:
+        return ew.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        return ew.Cos.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ew.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ew.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return ew.Relu.apply(self)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        if min is None and max is None:
+            raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self if min is None else self.maximum(min)
+            return out if max is None else out.minimum(max)
+        return ew.Clamp.apply(self, min=min, max=max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> Tensor:
+        return ew.Maximum.apply(*_operands(self, other))
+
+    def minimum(self, other: Any) -> Tensor:
+        return ew.Minimum.apply(*_operands(self, other))
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """``where(condition, self, other)``."""
+        cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+        if cond.dtype != bool:
+            raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+        a, b = _operands(self, other)
+        try:
+            cond = np.broadcast_to(cond, np.broadcast_shapes(cond.shape, a.shape, b.shape))
+        except ValueError:
+            raise RuntimeError(
+                f"where: condition {cond.shape}, input {a.shape} and other {b.shape} "
+                "cannot be broadcast together"
+            ) from None
+        return ew.Where.apply(a, b, condition=cond)
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: bool | None = None) -> Tensor:
+        dim, keepdim = _dim_arg(dim, axis), keepdim or bool(keepdims)
+        return reduce.Sum.apply(self, dim=dim, keepdim=keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+             keepdims: bool | None = None) -> Tensor:
+        if self.data.dtype.kind != "f":
+            raise RuntimeError(
+                f"mean(): could not infer output dtype. Input dtype must be floating "
+                f"point, got {self.dtype}"
+            )
+        dim, keepdim = _dim_arg(dim, axis), keepdim or bool(keepdims)
+        return reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
+
+    def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+            correction: int | None = None, axis: Any = None,
+            keepdims: bool | None = None) -> Tensor:
+        dim, keepdim = _dim_arg(dim, axis), keepdim or bool(keepdims)
+        if correction is None:
+            correction = 1 if unbiased else 0
+        return reduce.Var.apply(self, dim=dim, keepdim=keepdim, correction=correction)
+
+    def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+            correction: int | None = None, axis: Any = None,
+            keepdims: bool | None = None) -> Tensor:
+        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis,
+                        keepdims=keepdims).sqrt()
+
+    def prod(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+             keepdims: bool | None = None) -> Tensor:
+        dim, keepdim = _dim_arg(dim, axis), keepdim or bool(keepdims)
+        return reduce.Prod.apply(self, dim=dim, keepdim=keepdim)
+
+    def amax(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+             keepdims: bool | None = None) -> Tensor:
+        dim, keepdim = _dim_arg(dim, axis), keepdim or bool(keepdims)
+        return reduce.Amax.apply(self, dim=dim, keepdim=keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+             keepdims: bool | None = None) -> Tensor:
+        dim, keepdim = _dim_arg(dim, axis), keepdim or bool(keepdims)
+        return reduce.Amin.apply(self, dim=dim, keepdim=keepdim)
+
+    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: bool | None = None) -> Any:
+        """``max()``: the largest value (ties share the gradient evenly);
+        ``max(dim)``: ``(values, indices)``, the gradient going to the returned index;
+        ``max(other)``: elementwise ``maximum``."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
+        return self._extremum(self.amax, np.argmax, dim, axis, keepdim or bool(keepdims))
+
+    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: bool | None = None) -> Any:
+        """As :meth:`max`, for the smallest value."""
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        return self._extremum(self.amin, np.argmin, dim, axis, keepdim or bool(keepdims))
+
+    def _extremum(self, whole: Callable, arg: Any, dim: Any, axis: Any, keepdim: bool) -> Any:
+        dim = _dim_arg(dim, axis)
+        if dim is None:
+            return whole()
+        if isinstance(dim, (tuple, list)):
+            raise TypeError("max/min take an int dim (use amax/amin for several dims)")
+        d = normalize_dim(dim, self.ndim, arg.__name__[3:])
+        if self.data.ndim and self.data.shape[d] == 0:
+            raise IndexError(f"{arg.__name__[3:]}(): cannot reduce an empty dim {dim} "
+                             f"of a tensor of shape {self.shape}")
+        index = np.expand_dims(arg(self.data, axis=d), d) if self.ndim else np.zeros((), int)
+        values = self.gather(d, index) if self.ndim else self
+        if not keepdim and self.ndim:
+            values = values.squeeze(d)
+            index = index.squeeze(d)
+        return MinMax(values, Tensor._make(index.astype(int64), None))
+
+    def argmax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return self._arg(np.argmax, dim, keepdim)
+
+    def argmin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return self._arg(np.argmin, dim, keepdim)
+
+    def _arg(self, fn: Any, dim: Any, keepdim: bool) -> Tensor:
+        if dim is None:
+            out = np.asarray(fn(self.data))
+            if keepdim:
+                out = out.reshape((1,) * self.ndim)
+        else:
+            out = fn(self.data, axis=normalize_dim(dim, self.ndim, fn.__name__), keepdims=keepdim)
+        return Tensor._make(np.asarray(out, dtype=int64), None)
+
+    def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+                  keepdims: bool | None = None) -> Tensor:
+        dim, keepdim = _dim_arg(dim, axis), keepdim or bool(keepdims)
+        return reduce.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
+
+    def softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        return reduce.Softmax.apply(self, dim=_softmax_dim(self, _dim_arg(dim, axis)))
+
+    def log_softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        return reduce.LogSoftmax.apply(self, dim=_softmax_dim(self, _dim_arg(dim, axis)))
+
+    def sum_to_size(self, *size: Any) -> Tensor:
+        """Sum broadcast dims away until the shape is ``size`` (undoes broadcasting)."""
+        size = _int_dims(size)
+        if tuple(size) == self.data.shape:
+            return self
+        try:
+            if np.broadcast_shapes(size, self.data.shape) != self.data.shape:
+                raise ValueError
+        except ValueError:
+            raise RuntimeError(
+                f"sum_to_size: size {tuple(size)} is not expandable to {self.shape}"
+            ) from None
+        return reduce.SumTo.apply(self, shape=tuple(size))
+
+    # ------------------------------------------------------------------ shape
+    def reshape(self, *shape: Any) -> Tensor:
+        shape = _int_dims(shape)
+        if shape == self.data.shape:
+            return self
+        return shape_ops.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = normalize_dim(start_dim, self.ndim, "flatten")
+        e = normalize_dim(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise RuntimeError(f"flatten() has invalid args: start_dim {start_dim} "
+                               f"cannot come after end_dim {end_dim}")
+        shp = self.shape
+        return self.reshape((*shp[:s], int(np.prod(shp[s:e + 1])), *shp[e + 1:]))
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        d = normalize_dim(dim, self.ndim, "unflatten")
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+
+    def permute(self, *dims: Any) -> Tensor:
+        dims = tuple(normalize_dim(d, self.ndim, "permute") for d in _int_dims(dims))
+        if dims == tuple(range(self.ndim)):
+            return self
+        return shape_ops.Permute.apply(self, dims=dims)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        order = list(range(self.ndim))
+        d0 = normalize_dim(dim0, self.ndim, "transpose")
+        d1 = normalize_dim(dim1, self.ndim, "transpose")
+        order[d0], order[d1] = order[d1], order[d0]
+        return self.permute(*order)
+
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        return self.transpose(axis0, axis1)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        d = normalize_dim(dim, self.ndim + 1, "unsqueeze")
+        return self.reshape((*self.shape[:d], 1, *self.shape[d:]))
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        axes = normalize_dims(dim, self.ndim, "squeeze")
+        return self.reshape(tuple(n for i, n in enumerate(self.shape)
+                                  if not (i in axes and n == 1)))
+
+    def expand(self, *sizes: Any) -> Tensor:
+        sizes = _int_dims(sizes)
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise RuntimeError(
+                f"expand: the number of sizes provided ({len(sizes)}) must be greater or "
+                f"equal to the number of dimensions in the tensor ({self.ndim})"
+            )
+        shp = tuple(self.shape[i - lead] if n == -1 and i >= lead else n
+                    for i, n in enumerate(sizes))
+        return self.broadcast_to(shp)
+
+    def broadcast_to(self, *shape: Any) -> Tensor:
+        shape = _int_dims(shape)
+        if shape == self.data.shape:
+            return self
+        return shape_ops.BroadcastTo.apply(self, shape=shape)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.broadcast_to(other.shape)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return shape_ops.GetItem.apply(self, index=_index_arrays(index))
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        index = index.data if isinstance(index, Tensor) else np.asarray(index)
+        return shape_ops.Gather.apply(self, dim=dim, index=index)
+
+    def _index_add_into(self, shape: tuple, index: Any) -> Tensor:
+        return shape_ops.IndexAdd.apply(self, shape=shape, index=index)
+
+    def _scatter_add_into(self, shape: tuple, dim: int, index: Any) -> Tensor:
+        return shape_ops.ScatterAdd.apply(self, shape=shape, dim=dim, index=index)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple:
+        """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or
+        pieces of the listed sizes."""
+        d = normalize_dim(dim, self.ndim, "split")
+        n = self.shape[d]
+        if isinstance(split_size_or_sections, (list, tuple)):
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise RuntimeError(
+                    f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                    f"(input tensor's size at dimension {dim}), but got split_sizes={sizes}"
+                )
+        else:
+            step = int(split_size_or_sections)
+            if step <= 0:
+                raise RuntimeError(f"split: split_size must be positive, got {step}")
+            sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
+        pieces, start = [], 0
+        for size in sizes:
+            pieces.append(self[(slice(None),) * d + (slice(start, start + size),)])
+            start += size
+        return tuple(pieces)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """At most ``chunks`` pieces of ceil(n / chunks) along ``dim``."""
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+        n = self.shape[normalize_dim(dim, self.ndim, "chunk")]
+        return self.split(max(-(-n // chunks), 1), dim)
+
+    def pad(self, pad: Sequence[int], value: float = 0.0) -> Tensor:
+        return shape_ops.Pad.apply(self, pad=tuple(pad), value=value)
+
+    # ------------------------------------------------------------------ linear algebra
+    def matmul(self, other: Any) -> Tensor:
+        return linalg.MatMul.apply(*_operands(self, other))
+
+    def dot(self, other: Tensor) -> Tensor:
+        if self.ndim != 1 or getattr(other, "ndim", 0) != 1:
+            raise RuntimeError(
+                f"1D tensors expected, but got {self.ndim}D and "
+                f"{getattr(other, 'ndim', 0)}D tensors"
+            )
+        if self.shape != other.shape:
+            raise RuntimeError(
+                f"dot: inconsistent tensor size, expected tensor [{self.shape[0]}] and src "
+                f"[{other.shape[0]}] to have the same number of elements"
+            )
+        return self.matmul(other)
+
+
+def _softmax_dim(x: Tensor, dim: Any) -> int:
+    if dim is None:
+        raise TypeError("softmax/log_softmax need an explicit dim, as in PyTorch")
+    return dim
+
+
+shape_ops = shape
+_new = object.__new__
+function.Tensor = Tensor

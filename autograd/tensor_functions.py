@@ -1,0 +1,82 @@
+"""Free-function forms (``autograd.cat``, ``autograd.where``, ``autograd.exp``...)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .factories import as_tensor
+from .ops import shape
+from .tensor import Tensor, _operands
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise RuntimeError("cat: expected a non-empty list of Tensors")
+    ranks = {t.ndim for t in tensors}
+    if len(ranks) > 1:
+        raise RuntimeError(
+            "cat: tensors must have the same number of dimensions, got shapes "
+            + ", ".join(str(tuple(t.shape)) for t in tensors)
+        )
+    if len(tensors) > 1:
+        first = tensors[0]
+        tensors = [first] + [_operands(first, t)[1] for t in tensors[1:]]
+    return shape.Cat.apply(*tensors, dim=dim)
+
+
+concatenate = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors of one shape along a new dim."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise RuntimeError(
+            "stack expects each tensor to be equal size, but got "
+            + ", ".join(str(tuple(t.shape)) for t in tensors)
+        )
+    return cat([t.unsqueeze(dim) for t in tensors], dim)
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:
+    """``input`` where ``condition`` holds, else ``other``."""
+    if not isinstance(input, Tensor):
+        if isinstance(other, Tensor):
+            input = _operands(other, input)[1]
+        else:
+            input = as_tensor(input)
+    return input.where(condition, other)
+
+
+def pad(input: Tensor, pad: Sequence[int], value: float = 0.0) -> Tensor:
+    """Constant padding, ``pad`` listing (before, after) pairs from the last dim back."""
+    return input.pad(pad, value)
+
+
+def _method(name: str) -> Any:
+    method = getattr(Tensor, name)
+
+    def fn(input: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(as_tensor(input), *args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``autograd.{name}(x, ...)`` is ``x.{name}(...)``."
+    return fn
+
+
+_FUNCTION_FORMS = [
+    "exp", "log", "log1p", "sqrt", "abs", "sign", "sin", "cos", "tanh", "sigmoid", "relu",
+    "clamp", "clip", "maximum", "minimum", "pow", "sum", "mean", "var", "std", "prod", "max",
+    "min", "amax", "amin", "argmax", "argmin", "logsumexp", "softmax", "log_softmax",
+    "reshape", "flatten", "transpose", "permute", "unsqueeze", "squeeze", "matmul", "dot",
+    "split", "chunk", "gather", "broadcast_to",
+]
+
+globals().update({name: _method(name) for name in _FUNCTION_FORMS})
+__all__ = ["cat", "concatenate", "stack", "where", "pad", *_FUNCTION_FORMS]
