@@ -149,8 +149,11 @@ class Node:
     None where an input needs none) and may extend ``release()``.
     """
 
-    __slots__ = ("inputs", "hooks", "__weakref__")
+    __slots__ = ("inputs", "hooks")
     n_outputs = 1
+    #: False for nodes whose rule never calls Tensor ops (Scalar's): the driver
+    #: then skips switching grad mode around the rule.
+    rule_uses_grad_mode = True
 
     def vjp(self, grad_output: Any) -> tuple:
         raise NotImplementedError
@@ -212,32 +215,32 @@ def topological_order(roots: list) -> list:
     Iterative depth-first search; a key is listed after every key that feeds it a
     gradient, so walking the list front to back is a valid backward order.
     """
-    visited: set = set()
-    done: set = set()
+    state: dict = {}  # key -> False while its inputs are explored, True when listed
     postorder: list = []
     for root in roots:
-        if root in visited:
+        if root in state:
             continue
         stack = [root]
         while stack:
             key = stack[-1]
-            if key in visited:
+            seen = state.get(key)
+            if seen is None:
+                state[key] = False
+                if isinstance(key, Node):
+                    inputs = key.inputs
+                    if inputs is None:
+                        raise RuntimeError(FREED_GRAPH)
+                    for value in inputs:
+                        if value.requires_grad:
+                            fn = value.grad_fn
+                            child = value if fn is None else fn
+                            if child not in state:
+                                stack.append(child)
+            else:
                 stack.pop()
-                if key not in done:
-                    done.add(key)
+                if seen is False:
+                    state[key] = True
                     postorder.append(key)
-                continue
-            visited.add(key)
-            if isinstance(key, Node):
-                inputs = key.inputs
-                if inputs is None:
-                    raise RuntimeError(FREED_GRAPH)
-                for value in inputs:
-                    if value.requires_grad:
-                        fn = value.grad_fn
-                        child = value if fn is None else fn
-                        if child not in visited:
-                            stack.append(child)
     postorder.reverse()
     return postorder
 
@@ -276,42 +279,54 @@ def _node_hooks(node: Node, grad: Any, accumulate: bool) -> Any:
     return grad
 
 
+def _store_leaf(leaf: Any, grad: Any, create_graph: bool) -> None:
+    prev = _mode.enabled
+    _mode.enabled = create_graph
+    try:
+        leaf._accumulate_grad(grad)
+    finally:
+        _mode.enabled = prev
+
+
 def iter_backward(
     roots: list,
     root_grads: list,
     retain_graph: bool = False,
     create_graph: bool = False,
     capture: dict | None = None,
+    steps: bool = True,
 ) -> Iterator[Step]:
     """Backpropagate from ``roots``; yield a :class:`Step` after each node.
 
     ``root_grads`` are the gradients of the roots (ones for a scalar loss).
     Leaves get their gradient summed into ``.grad``, unless ``capture`` is given
-    (``autograd.grad``): a dict ``key -> list of (slot, output index)`` whose
-    gradients are stored in ``capture_results`` instead and ``.grad`` is untouched.
+    (``autograd.grad``): a dict whose keys (leaves or nodes) get the gradient that
+    reached them as values, and ``.grad`` is untouched.
     Nodes are freed as soon as their rule has run unless ``retain_graph``.
     Rules run under ``no_grad`` unless ``create_graph``, where they record a graph.
+    ``steps=False`` runs the very same loop without pausing (``backward()``).
     """
     grads: dict = {}
     for root, grad in zip(roots, root_grads):
         _add(grads, _key(root), root, grad)
     order = topological_order(list(dict.fromkeys(_key(r) for r in roots)))
     accumulate = capture is None
+    pop = grads.pop
+    get = grads.get
     for key in order:
-        grad = grads.pop(key, None)
-        if not isinstance(key, Node):  # a leaf: gradient complete, store it
+        grad = pop(key, None)
+        if not isinstance(key, Node):  # a leaf: its gradient is complete
             if grad is None:
                 continue
             if key._hooks:
                 grad = _run_hooks(key._hooks, grad, accumulate)
             if accumulate:
-                with set_grad_enabled(create_graph):
-                    key._accumulate_grad(grad)
+                _store_leaf(key, grad, create_graph)
             elif key in capture:
                 capture[key] = grad
             continue
         node = key
-        if grad is None:  # no gradient reached this node (all paths gave None)
+        if grad is None:  # no gradient reached this node (every path gave None)
             if not retain_graph:
                 node.release()
             continue
@@ -320,21 +335,37 @@ def iter_backward(
         if capture is not None and node in capture:
             capture[node] = grad
         inputs = node.inputs
-        prev = _mode.enabled
-        _mode.enabled = create_graph
-        try:
+        if node.rule_uses_grad_mode:
+            prev = _mode.enabled
+            _mode.enabled = create_graph
+            try:
+                grad_inputs = node.vjp(grad)
+            finally:
+                _mode.enabled = prev
+        else:
             grad_inputs = node.vjp(grad)
-        finally:
-            _mode.enabled = prev
         for value, g in zip(inputs, grad_inputs):
-            if g is not None:
-                fn = value.grad_fn
-                _add(grads, value if fn is None else fn, value, g)
+            if g is None:
+                continue
+            fn = value.grad_fn
+            if fn is None:
+                target = value
+            elif fn.n_outputs == 1:
+                target = fn
+            else:
+                _add(grads, fn, value, g)
+                continue
+            old = get(target)
+            grads[target] = g if old is None else old + g
         if not retain_graph:
             node.release()
-        yield Step(node, grad, tuple(grad_inputs))
+        if steps:
+            yield _make_step(Step, (node, grad, grad_inputs))
+
+
+_make_step = tuple.__new__
 
 
 def run_backward(*args: Any, **kwargs: Any) -> None:
-    """Run :func:`iter_backward` to the end."""
-    deque(iter_backward(*args, **kwargs), maxlen=0)
+    """Run :func:`iter_backward` to the end, without pausing after each node."""
+    deque(iter_backward(*args, **kwargs, steps=False), maxlen=0)

@@ -88,6 +88,9 @@ class Op(Node):
             if g.dtype != value.dtype:
                 g = g.to(value.dtype)
             out.append(g)
+        if len(out) == 2 and out[0] is out[1] and out[0] is not None and (
+                self.inputs[0].grad_fn is None or self.inputs[1].grad_fn is None):
+            out[1] = out[1].clone()  # two leaves must never share one .grad array
         return tuple(out)
 
     def output(self) -> Any:

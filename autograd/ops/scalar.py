@@ -1,16 +1,20 @@
 """The ops of ``Scalar``: Python floats, with each local derivative kept as a
-number (so the backward step is one multiplication per input, and the stepper
-can print the numbers).
+number (so a backward step is one multiplication per input, and the stepper can
+print the numbers).
 
-    z = f(a, b)      local_grads = (dz/da, dz/db)      vjp(g) = (g·dz/da, g·dz/db)
+    z = f(a, b)      da, db = dz/da, dz/db      vjp(g) = (g·da, g·db)
+
+A node holds its one or two inputs and their local derivatives in slots rather
+than in tuples: a Scalar op then costs two objects (the value and its node),
+which keeps Python's cyclic garbage collector, which scans every live object,
+from dominating the cost of large Scalar graphs.
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
-from ..engine import Node
+from ..engine import Node, _mode
 
 #: op name -> (symbol shown in pictures, the derivative rule in words)
 RULES = {
@@ -29,22 +33,35 @@ RULES = {
 
 
 class ScalarOp(Node):
-    """A recorded Scalar op: which op, and its local derivatives as numbers."""
+    """A recorded Scalar op: which op, its inputs ``a`` (and ``b``), and the local
+    derivatives ``da`` (and ``db``) as numbers. ``out_grad`` is the gradient of
+    its output, kept so every Scalar can show its gradient, as in micrograd."""
 
-    __slots__ = ("op", "local_grads", "out")
+    __slots__ = ("op", "a", "b", "da", "db", "out_grad")
+    hooks = None  # Scalar hooks live on leaves only
+    rule_uses_grad_mode = False
+
+    @property
+    def inputs(self) -> tuple | None:
+        if self.a is None:  # released
+            return None
+        return (self.a,) if self.b is None else (self.a, self.b)
 
     def vjp(self, grad: float) -> tuple:
-        out = self.out()
-        if out is not None:  # every Scalar shows its gradient, as in micrograd
-            out.grad += grad
-        return tuple([grad * d for d in self.local_grads])
+        self.out_grad += grad
+        if self.b is None:
+            return (grad * self.da,)
+        return (grad * self.da, grad * self.db)
 
     def release(self) -> None:
-        self.inputs = None
-        self.local_grads = None
+        self.a = self.b = None
 
     def name(self) -> str:
         return self.op
+
+    @property
+    def local_grads(self) -> tuple:
+        return (self.da,) if self.b is None else (self.da, self.db)
 
     @property
     def symbol(self) -> str:
@@ -55,27 +72,26 @@ class ScalarOp(Node):
         return RULES[self.op][1]
 
 
-def record(op: str, value: float, inputs: tuple, local_grads: tuple, cls: Any) -> Any:
-    """A new Scalar ``value`` made by ``op`` from ``inputs``."""
-    out = cls.__new__(cls)
+def record(cls: Any, op: str, value: float, a: Any, b: Any, da: float, db: float = 0.0) -> Any:
+    """A new ``cls`` (Scalar) holding ``value``, made by ``op`` from ``a`` (and ``b``)."""
+    out = _new(cls)
     out.data = value
-    out.grad = 0.0
-    out.label = ""
-    out._hooks = None
-    if _mode.enabled and (inputs[0].requires_grad or (
-            len(inputs) > 1 and inputs[1].requires_grad)):
-        node = ScalarOp.__new__(ScalarOp)
+    if _mode.enabled and (a.requires_grad or (b is not None and b.requires_grad)):
+        node = _new(ScalarOp)
         node.op = op
-        node.inputs = inputs
-        node.local_grads = local_grads
-        node.hooks = None
-        node.out = weakref.ref(out)
+        node.a = a
+        node.b = b
+        node.da = da
+        node.db = db
+        node.out_grad = 0.0
         out.grad_fn = node
         out.requires_grad = True
     else:
         out.grad_fn = None
         out.requires_grad = False
+        out._grad = 0.0
+        out._hooks = None
     return out
 
 
-from ..engine import _mode  # noqa: E402
+_new = object.__new__

@@ -1,0 +1,122 @@
+"""Small data sets that need no network, each a :class:`TensorDataset` ``(x, y)``.
+
+* :func:`digits`: the 8x8 handwritten digits that scikit-learn ships (real data);
+* :func:`moons`, :func:`spirals`: two-dimensional classification toys;
+* :func:`linear`: the linear-regression data of the gradient-descent examples.
+
+Everything is deterministic given ``seed``: features are float32, class labels
+int64, as ``nn.CrossEntropyLoss`` expects.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from .dataset import TensorDataset
+
+
+def _dataset(x: np.ndarray, y: np.ndarray) -> TensorDataset:
+    return TensorDataset(Tensor._make(x, None), Tensor._make(y, None))
+
+
+def _check_count(name: str, **counts: int) -> None:
+    for arg, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")
+
+
+def _check_noise(name: str, noise: float) -> None:
+    if not noise >= 0:
+        raise ValueError(f"{name}: noise must be non-negative, got {noise!r}")
+
+
+def digits(train: bool = True, test_size: float = 0.2, seed: int = 0) -> TensorDataset:
+    """The 1797 8x8 handwritten digits of scikit-learn (UCI optdigits), split.
+
+    ``x`` is (N, 64) float32 in [0, 1] (pixel intensities 0..16 divided by 16;
+    ``x.reshape(-1, 1, 8, 8)`` gives images for a Conv2d), ``y`` is (N,) int64 in
+    0..9. The split is stratified: within each digit, ``test_size`` of its samples
+    (rounded) go to the test set, chosen by ``numpy.random.default_rng(seed)``, so
+    ``train=True`` and ``train=False`` with the same seed are disjoint and together
+    cover every sample. Needs scikit-learn, which ships the data file.
+    """
+    if not 0 < test_size < 1:
+        raise ValueError(f"digits: test_size must lie strictly between 0 and 1, got {test_size!r}")
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:
+        raise ImportError(
+            "digits() reads the data set that scikit-learn ships; install it with "
+            '`pip install "chaingrad[train]"` or `pip install scikit-learn`'
+        ) from err
+    bunch = load_digits()
+    labels = bunch.target.astype(np.int64)
+    rng = np.random.default_rng(seed)
+    in_test = np.zeros(len(labels), dtype=bool)
+    for digit in np.unique(labels):
+        members = np.flatnonzero(labels == digit)
+        in_test[rng.permutation(members)[: round(test_size * len(members))]] = True
+    rows = np.flatnonzero(~in_test if train else in_test)
+    return _dataset((bunch.data[rows] / 16).astype(np.float32), labels[rows])
+
+
+def moons(n: int = 200, noise: float = 0.1, seed: int = 0) -> TensorDataset:
+    """Two interleaving half circles: a classic set no straight line separates.
+
+    Class 0 is the upper arc (cos t, sin t), class 1 the lower one
+    (1 - cos t, 0.5 - sin t), t evenly spaced in [0, π]; Gaussian noise of standard
+    deviation ``noise`` is added to every point. ``x`` is (n, 2) float32, ``y``
+    (n,) int64 with ``n // 2`` zeros then ``n - n // 2`` ones (shuffle in the
+    DataLoader).
+    """
+    _check_count("moons", n=n)
+    _check_noise("moons", noise)
+    rng = np.random.default_rng(seed)
+    n_upper = n // 2
+    t_upper = np.linspace(0, np.pi, n_upper)
+    t_lower = np.linspace(0, np.pi, n - n_upper)
+    upper = np.stack([np.cos(t_upper), np.sin(t_upper)], axis=1)
+    lower = np.stack([1 - np.cos(t_lower), 0.5 - np.sin(t_lower)], axis=1)
+    x = np.concatenate([upper, lower]) + noise * rng.standard_normal((n, 2))
+    y = np.repeat(np.array([0, 1], dtype=np.int64), [n_upper, n - n_upper])
+    return _dataset(x.astype(np.float32), y)
+
+
+def spirals(
+    n_per_class: int = 100, classes: int = 3, seed: int = 0, noise: float = 0.2
+) -> TensorDataset:
+    """``classes`` interleaved spiral arms (the CS231n example of a set a linear
+    classifier cannot fit but a small MLP can).
+
+    Arm k has radius r evenly spaced in [0, 1] and angle θ = 4k + 4r (radians)
+    plus Gaussian noise of standard deviation ``noise``; its points are
+    (r sin θ, r cos θ). ``x`` is (n_per_class·classes, 2) float32 in [-1, 1],
+    ``y`` the arm index as int64, arm by arm (shuffle in the DataLoader).
+    """
+    _check_count("spirals", n_per_class=n_per_class, classes=classes)
+    _check_noise("spirals", noise)
+    rng = np.random.default_rng(seed)
+    radius = np.tile(np.linspace(0, 1, n_per_class), classes)
+    y = np.repeat(np.arange(classes, dtype=np.int64), n_per_class)
+    theta = 4 * (y + radius) + noise * rng.standard_normal(len(y))
+    x = np.stack([radius * np.sin(theta), radius * np.cos(theta)], axis=1)
+    return _dataset(x.astype(np.float32), y)
+
+
+def linear(
+    n: int = 100, seed: int = 0, w: float = 3.0, b: float = 4.0, noise: float = 1.0
+) -> TensorDataset:
+    """Linear-regression data: x uniform in [0, 2), y = b + w·x + noise·ε, ε ~ N(0, 1).
+
+    The defaults are the gradient-descent examples' y = 4 + 3x + ε; those
+    examples also fit y = 2x + 3, which is ``linear(w=2, b=3)``. ``x`` and ``y``
+    are (n, 1) float32. With noise the best fit is the least-squares line of
+    these n points, not exactly (w, b).
+    """
+    _check_count("linear", n=n)
+    _check_noise("linear", noise)
+    rng = np.random.default_rng(seed)
+    x = 2 * rng.random((n, 1))
+    y = b + w * x + noise * rng.standard_normal((n, 1))
+    return _dataset(x.astype(np.float32), y.astype(np.float32))
