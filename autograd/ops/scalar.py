@@ -43,8 +43,15 @@ class ScalarOp(Node):
 
     @property
     def inputs(self) -> tuple | None:
-        if self.a is None:  # released
+        if self.da is None:  # released: backward may not run through it again
             return None
+        return self.graph_inputs
+
+    @property
+    def graph_inputs(self) -> tuple:
+        # Freeing drops the local derivatives (what backward saved) but keeps
+        # the structure, as PyTorch keeps next_functions: a graph can still be
+        # drawn after backward. Floats are cheap; nothing large stays alive.
         return (self.a,) if self.b is None else (self.a, self.b)
 
     def vjp(self, grad: float) -> tuple:
@@ -54,13 +61,16 @@ class ScalarOp(Node):
         return (grad * self.da, grad * self.db)
 
     def release(self) -> None:
-        self.a = self.b = None
+        self.da = self.db = None
 
     def name(self) -> str:
         return self.op
 
     @property
-    def local_grads(self) -> tuple:
+    def local_grads(self) -> tuple | None:
+        """The local derivatives, or None once backward has freed them."""
+        if self.da is None:
+            return None
         return (self.da,) if self.b is None else (self.da, self.db)
 
     @property
