@@ -15,7 +15,7 @@ static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` on Tensors.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -159,7 +159,7 @@ class FunctionCtx(Node):
     def saved_tensors(self) -> tuple:
         if self.to_save is None:
             raise RuntimeError(engine.FREED_GRAPH)
-        return self.to_save
+        return tuple(t.unpack(self) if type(t) is _SavedOutput else t for t in self.to_save)
 
     def set_materialize_grads(self, value: bool) -> None:
         self.materialize_grads = value
@@ -174,6 +174,9 @@ class FunctionCtx(Node):
         for i, ref in enumerate(self.output_refs):
             if ref() is value:
                 return i
+        for saved in self.to_save or ():  # a saved output rebuilt by saved_tensors
+            if type(saved) is _SavedOutput and saved.data is value.data:
+                return saved.index
         raise RuntimeError(f"{self.name()}: gradient for a tensor it did not produce")
 
     def vjp(self, grad: Any) -> tuple:
@@ -210,6 +213,21 @@ class FunctionCtx(Node):
     def release(self) -> None:
         self.inputs = None
         self.to_save = None
+
+
+class _SavedOutput(NamedTuple):
+    """An output the user saved for backward. Kept as its array, and rebuilt by
+    ``saved_tensors`` with the ctx as its grad_fn when recording (create_graph), so
+    double backward flows through it without the ctx holding its own output (a
+    reference cycle), as ``Op.output`` does for built-in ops."""
+
+    data: Any
+    index: int
+    differentiable: bool
+
+    def unpack(self, ctx: FunctionCtx) -> Any:
+        node = ctx if self.differentiable and _mode.enabled else None
+        return Tensor._make(self.data, node)
 
 
 class Function:
@@ -277,4 +295,9 @@ class Function:
                 wrapped.append(Tensor._make(o.data, ctx))
         ctx.output_refs = tuple(weakref.ref(o) for o in wrapped)
         ctx.output_meta = tuple((o.shape, o.dtype) for o in wrapped)
+        index = {id(o): i for i, o in enumerate(outputs)}
+        ctx.to_save = tuple(
+            _SavedOutput(t.data, index[id(t)], wrapped[index[id(t)]].grad_fn is not None)
+            if id(t) in index else t for t in ctx.to_save
+        )
         return tuple(wrapped) if isinstance(result, tuple) else wrapped[0]

@@ -14,11 +14,20 @@ def _format_array(data: np.ndarray) -> str:
         big = finite.size and (np.abs(finite).max() >= 1e8 or (
             np.abs(finite[finite != 0]).min(initial=1) < 1e-4))
         if integral and not big:
-            formatter = {"float_kind": lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)}
+            def fmt(v):
+                return f"{v:.0f}." if np.isfinite(v) else str(v)
         elif big:
-            formatter = {"float_kind": lambda v: f"{v:.4e}"}
+            def fmt(v):
+                return f"{v:.4e}"
         else:
-            formatter = {"float_kind": lambda v: f"{v:.4f}"}
+            def fmt(v):
+                return f"{v:.4f}"
+        # as PyTorch, pad every element to the widest; that is the min, the max or
+        # a non-finite value, so the whole array need not be formatted twice
+        extremes = [finite.min(), finite.max()] if finite.size else []
+        extremes += np.unique(data[~np.isfinite(data)]).tolist()
+        width = max(len(fmt(v)) for v in extremes)
+        formatter = {"float_kind": lambda v: fmt(v).rjust(width)}
         return np.array2string(data, separator=", ", prefix="tensor(", formatter=formatter,
                                threshold=1000, edgeitems=3)
     return np.array2string(data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)

@@ -53,7 +53,7 @@ def default_array(data: Any, dtype: Any = None) -> np.ndarray:
 def _operands(a: Tensor, b: Any) -> tuple:
     """``(a, b)`` as Tensors with PyTorch's promotion: a Python number takes the
     tensor's dtype within its kind, and ints meeting floats become that float."""
-    if type(b) is Tensor:
+    if type(b) is Tensor or isinstance(b, Tensor):  # subclasses too (nn.Parameter)
         da, db = a.data.dtype, b.data.dtype
         if da == db:
             return a, b
@@ -62,6 +62,9 @@ def _operands(a: Tensor, b: Any) -> tuple:
             return a, b.to(da)
         if fb and not fa:
             return a.to(db), b
+        if da.kind == db.kind and a.data.ndim != b.data.ndim and 0 in (a.data.ndim, b.data.ndim):
+            # as in PyTorch, a 0-d tensor does not widen a dimensioned one of its kind
+            return (a, b.to(da)) if a.data.ndim else (a.to(db), b)
         return a, b
     if isinstance(b, (bool, numbers.Number)) and not isinstance(b, np.ndarray):
         kind = a.data.dtype.kind
@@ -80,6 +83,11 @@ def _operands(a: Tensor, b: Any) -> tuple:
     if isinstance(b, (np.ndarray, np.generic, list, tuple)):
         return _operands(a, Tensor(b))
     raise TypeError(f"unsupported operand type for a Tensor op: {type(b).__name__}")
+
+
+def _floating(t: Tensor) -> Tensor:
+    """``t`` itself if it holds floats, else as float32: exp, log... of ints are floats."""
+    return t if t.data.dtype.kind == "f" else t.to(float32)
 
 
 def _int_dims(dims: tuple) -> tuple:
@@ -536,16 +544,16 @@ class Tensor:
         return ew.Pow.apply(*_operands(self, exponent))
 
     def exp(self) -> Tensor:
-        return ew.Exp.apply(self)
+        return ew.Exp.apply(_floating(self))
 
     def log(self) -> Tensor:
-        return ew.Log.apply(self)
+        return ew.Log.apply(_floating(self))
 
     def log1p(self) -> Tensor:
-        return ew.Log1p.apply(self)
+        return ew.Log1p.apply(_floating(self))
 
     def sqrt(self) -> Tensor:
-        return ew.Sqrt.apply(self)
+        return ew.Sqrt.apply(_floating(self))
 
     def abs(self) -> Tensor:
         return ew.Abs.apply(self)
@@ -554,16 +562,16 @@ class Tensor:
         return ew.Sign.apply(self)
 
     def sin(self) -> Tensor:
-        return ew.Sin.apply(self)
+        return ew.Sin.apply(_floating(self))
 
     def cos(self) -> Tensor:
-        return ew.Cos.apply(self)
+        return ew.Cos.apply(_floating(self))
 
     def tanh(self) -> Tensor:
-        return ew.Tanh.apply(self)
+        return ew.Tanh.apply(_floating(self))
 
     def sigmoid(self) -> Tensor:
-        return ew.Sigmoid.apply(self)
+        return ew.Sigmoid.apply(_floating(self))
 
     def relu(self) -> Tensor:
         return ew.Relu.apply(self)
@@ -574,6 +582,9 @@ class Tensor:
         if isinstance(min, Tensor) or isinstance(max, Tensor):
             out = self if min is None else self.maximum(min)
             return out if max is None else out.minimum(max)
+        if self.data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+            # an int tensor clamped to a float bound gives floats, as in PyTorch
+            return ew.Clamp.apply(self.to(float32), min=min, max=max)
         return ew.Clamp.apply(self, min=min, max=max)
 
     clip = clamp
@@ -588,7 +599,7 @@ class Tensor:
         """``where(condition, self, other)``."""
         cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
         if cond.dtype != bool:
-            raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+            raise RuntimeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
         a, b = _operands(self, other)
         try:
             cond = np.broadcast_to(cond, np.broadcast_shapes(cond.shape, a.shape, b.shape))
@@ -742,7 +753,11 @@ class Tensor:
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
     def permute(self, *dims: Any) -> Tensor:
-        dims = tuple(normalize_dim(d, self.ndim, "permute") for d in _int_dims(dims))
+        dims = _int_dims(dims)
+        if len(dims) != self.ndim:
+            raise RuntimeError(f"permute: got {len(dims)} dims {dims} for a tensor of "
+                               f"shape {self.shape} ({self.ndim} dims)")
+        dims = tuple(normalize_dim(d, self.ndim, "permute") for d in dims)
         if dims == tuple(range(self.ndim)):
             return self
         return shape_ops.Permute.apply(self, dims=dims)
@@ -788,7 +803,11 @@ class Tensor:
         return self.broadcast_to(other.shape)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return shape_ops.GetItem.apply(self, index=_index_arrays(index))
+        index = _index_arrays(index)
+        steps = shape_ops.ints_first(index)
+        if steps is not None:
+            return self[steps[0]][steps[1]]
+        return shape_ops.GetItem.apply(self, index=index)
 
     def gather(self, dim: int, index: Any) -> Tensor:
         index = index.data if isinstance(index, Tensor) else np.asarray(index)

@@ -36,8 +36,9 @@ def digits(train: bool = True, test_size: float = 0.2, seed: int = 0) -> TensorD
 
     ``x`` is (N, 64) float32 in [0, 1] (pixel intensities 0..16 divided by 16;
     ``x.reshape(-1, 1, 8, 8)`` gives images for a Conv2d), ``y`` is (N,) int64 in
-    0..9. The split is stratified: within each digit, ``test_size`` of its samples
-    (rounded) go to the test set, chosen by ``numpy.random.default_rng(seed)``, so
+    0..9. The split is scikit-learn's usual one,
+    ``train_test_split(x, y, test_size=test_size, random_state=seed)`` (1437 train /
+    360 test by default), so results compare with the many published on it;
     ``train=True`` and ``train=False`` with the same seed are disjoint and together
     cover every sample. Needs scikit-learn, which ships the data file.
     """
@@ -45,6 +46,7 @@ def digits(train: bool = True, test_size: float = 0.2, seed: int = 0) -> TensorD
         raise ValueError(f"digits: test_size must lie strictly between 0 and 1, got {test_size!r}")
     try:
         from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
     except ImportError as err:
         raise ImportError(
             "digits() reads the data set that scikit-learn ships; install it with "
@@ -52,12 +54,10 @@ def digits(train: bool = True, test_size: float = 0.2, seed: int = 0) -> TensorD
         ) from err
     bunch = load_digits()
     labels = bunch.target.astype(np.int64)
-    rng = np.random.default_rng(seed)
-    in_test = np.zeros(len(labels), dtype=bool)
-    for digit in np.unique(labels):
-        members = np.flatnonzero(labels == digit)
-        in_test[rng.permutation(members)[: round(test_size * len(members))]] = True
-    rows = np.flatnonzero(~in_test if train else in_test)
+    train_rows, test_rows = train_test_split(
+        np.arange(len(labels)), test_size=test_size, random_state=seed
+    )
+    rows = train_rows if train else test_rows
     return _dataset((bunch.data[rows] / 16).astype(np.float32), labels[rows])
 
 

@@ -42,7 +42,7 @@ class Permute(Op):
 
     def forward(self, x, dims=()):
         if sorted(dims) != list(range(x.ndim)):
-            raise IndexError(
+            raise RuntimeError(
                 f"permute: dims {tuple(dims)} must be a reordering of 0..{x.ndim - 1} "
                 f"for a tensor of shape {tuple(x.shape)}"
             )
@@ -85,6 +85,34 @@ def is_basic_index(index: Any) -> bool:
     )
 
 
+def ints_first(index: Any) -> tuple | None:
+    """PyTorch applies an index's ints before its arrays; numpy applies them
+    together, so an int apart from an array moves the array's dims to the front.
+    Returns ``(ints_part, arrays_part)`` to apply one after the other, or None
+    when the index has no int beside an array (numpy and PyTorch agree)."""
+    items = index if isinstance(index, tuple) else (index,)
+
+    def is_int(i: Any) -> bool:
+        return isinstance(i, (int, np.integer)) and not isinstance(i, bool)
+
+    if not (any(map(is_int, items)) and any(isinstance(i, np.ndarray) for i in items)):
+        return None
+    first, then = [], []
+    for i in items:
+        if isinstance(i, np.ndarray):  # kept for the second step; a mask spans its ndim dims
+            first += [slice(None)] * (i.ndim if i.dtype == bool else 1)
+            then.append(i)
+        elif is_int(i):  # its dim is gone after the first step
+            first.append(i)
+        elif i is Ellipsis:
+            first.append(i)
+            then.append(i)
+        else:  # a slice, or None (whose new dim the second step keeps)
+            first.append(i)
+            then.append(slice(None))
+    return tuple(first), tuple(then)
+
+
 class GetItem(Op):
     """z = x[index].   dz/dx: the gradient scattered back to where it was taken,
     summed where an index repeats"""
@@ -93,7 +121,10 @@ class GetItem(Op):
 
     def forward(self, x, index=None):
         self.index = index
-        return x[index]
+        try:
+            return x[index]
+        except IndexError as err:  # apply() rewrites only ValueError and TypeError
+            raise self.explain(err, x, index) from None
 
     def backward(self, g):
         return (g._index_add_into(self.inputs[0].shape, self.index),)
@@ -133,8 +164,19 @@ class Gather(Op):
 
     def forward(self, x, dim=0, index=None):
         self.dim = normalize_dim(dim, x.ndim, "gather")
+        if index.ndim != x.ndim or any(
+            i != self.dim and m > n for i, (m, n) in enumerate(zip(index.shape, x.shape))
+        ):
+            raise RuntimeError(
+                f"gather: index of shape {tuple(index.shape)} must have the input's number "
+                f"of dims and be no larger than the input {tuple(x.shape)} apart from "
+                f"dim {dim}"
+            )
         self.index = index
-        return np.take_along_axis(x, index, axis=self.dim)
+        # as torch.gather, an index smaller than x in the other dims reads x's corner
+        corner = tuple(slice(None) if i == self.dim else slice(0, m)
+                       for i, m in enumerate(index.shape))
+        return np.take_along_axis(x[corner], index, axis=self.dim)
 
     def backward(self, g):
         return (g._scatter_add_into(self.inputs[0].shape, self.dim, self.index),)

@@ -30,8 +30,9 @@ def test_digits_shapes_dtypes_ranges(digit_splits):
     assert set(np.unique(y_train)) == set(range(10)) == set(np.unique(y_test))
 
 
-def test_digits_split_is_disjoint_cover_and_stratified(digit_splits):
+def test_digits_split_is_disjoint_cover_and_sklearns_split(digit_splits):
     from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
 
     (x_train, y_train), (x_test, y_test) = digit_splits
     full = load_digits()
@@ -40,8 +41,10 @@ def test_digits_split_is_disjoint_cover_and_stratified(digit_splits):
     truth = {(tuple(r), int(t)) for r, t in zip(full.data, full.target)}
     assert keyed == truth  # every sample once (the set has 1797 distinct rows)
     assert len(truth) == 1797
-    share = np.bincount(y_test, minlength=10) / np.bincount(full.target, minlength=10)
-    assert np.all(np.abs(share - 0.2) < 0.01)
+    assert (len(y_train), len(y_test)) == (1437, 360)
+    _, x_ref, _, y_ref = train_test_split(full.data, full.target, test_size=0.2, random_state=0)
+    np.testing.assert_array_equal(y_test, y_ref)
+    np.testing.assert_array_equal(x_test * 16, x_ref)
 
 
 def test_digits_deterministic_by_seed(digit_splits):
