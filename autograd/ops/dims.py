@@ -30,8 +30,11 @@ def normalize_dims(dim: Any, ndim: int, op: str = "") -> tuple[int, ...]:
         axes = tuple(normalize_dim(d, ndim, op) for d in dim)
         if len(set(axes)) != len(axes):
             raise RuntimeError(f"{op}: dim {tuple(dim)} appears multiple times in the list of dims")
-        return tuple(sorted(axes))
-    return (normalize_dim(dim, ndim, op),)
+        axes = tuple(sorted(axes))
+    else:
+        axes = (normalize_dim(dim, ndim, op),)
+    # as in PyTorch, dim 0 or -1 of a 0-d tensor is the tensor itself: no axis to reduce
+    return axes if ndim else ()
 
 
 def keepdim_shape(shape: tuple, axes: tuple) -> tuple:

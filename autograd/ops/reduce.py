@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..function import Op
-from .dims import keepdim_shape, normalize_dim, normalize_dims
+from .dims import keepdim_shape, normalize_dims
 
 
 class Reduction(Op):
@@ -201,7 +201,7 @@ class Softmax(Op):
     __slots__ = ("dim",)
 
     def forward(self, x, dim=-1):
-        self.dim = normalize_dim(dim, x.ndim, "softmax")
+        self.dim = normalize_dims(dim, x.ndim, "softmax")  # a tuple: () for a 0-d x
         e = np.exp(x - x.max(axis=self.dim, keepdims=True))
         out = e / e.sum(axis=self.dim, keepdims=True)
         self.saved = (out,)
@@ -218,7 +218,7 @@ class LogSoftmax(Op):
     __slots__ = ("dim",)
 
     def forward(self, x, dim=-1):
-        self.dim = normalize_dim(dim, x.ndim, "log_softmax")
+        self.dim = normalize_dims(dim, x.ndim, "log_softmax")  # a tuple: () for a 0-d x
         shifted = x - x.max(axis=self.dim, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
         self.saved = (out,)

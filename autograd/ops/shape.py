@@ -90,15 +90,16 @@ def ints_first(index: Any) -> tuple | None:
     together, so an int apart from an array moves the array's dims to the front.
     Returns ``(ints_part, arrays_part)`` to apply one after the other, or None
     when the index has no int beside an array (numpy and PyTorch agree)."""
-    items = index if isinstance(index, tuple) else (index,)
+    if not isinstance(index, tuple):
+        return None
 
     def is_int(i: Any) -> bool:
         return isinstance(i, (int, np.integer)) and not isinstance(i, bool)
 
-    if not (any(map(is_int, items)) and any(isinstance(i, np.ndarray) for i in items)):
+    if not (any(map(is_int, index)) and any(isinstance(i, np.ndarray) for i in index)):
         return None
     first, then = [], []
-    for i in items:
+    for i in index:
         if isinstance(i, np.ndarray):  # kept for the second step; a mask spans its ndim dims
             first += [slice(None)] * (i.ndim if i.dtype == bool else 1)
             then.append(i)

@@ -1,0 +1,31 @@
+"""``F.dropout``: inverted dropout, masks from the shared random generator."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograd.random import default_generator
+from autograd.tensor import Tensor
+
+
+def check_probability(p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1 - p), so
+    the expected value is unchanged; identity when not ``training``.
+
+    y = x · m with m = 1{u ≥ p} / (1 - p), u ~ U[0, 1) from
+    ``autograd.random.default_generator()`` (``autograd.manual_seed`` fixes it);
+    dy/dx = m, one Mul node.
+    """
+    check_probability(p)
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = default_generator().random(input.shape, dtype=np.float32) >= p
+    mask = np.multiply(keep, 1.0 / (1.0 - p), dtype=input.dtype)
+    return input * Tensor._make(mask, None)

@@ -1,0 +1,14 @@
+"""``F.linear``: the affine map behind ``nn.Linear``."""
+
+from __future__ import annotations
+
+from autograd.ops import nn as nn_ops
+from autograd.tensor import Tensor
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x Wᵀ + b for ``input`` (..., in_features), ``weight`` (out_features,
+    in_features) and ``bias`` (out_features,): one graph node."""
+    if bias is None:
+        return nn_ops.Linear.apply(input, weight)
+    return nn_ops.Linear.apply(input, weight, bias)

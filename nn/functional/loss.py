@@ -1,0 +1,218 @@
+"""Loss functions: ``F.mse_loss``, ``F.cross_entropy``... (as ``torch.nn.functional``).
+
+Each takes ``reduction="mean"|"sum"|"none"`` and runs as one fused op from
+``autograd/ops/nn.py``. Regression losses refuse a target whose shape differs
+from the input's (PyTorch only warns and broadcasts: a classic silent bug).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autograd.ops import nn as nn_ops
+from autograd.tensor import Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _as_target(target: Any, input: Tensor) -> Tensor:
+    """``target`` as a Tensor of the input's float dtype (differentiably)."""
+    if not isinstance(target, Tensor):
+        target = Tensor(target)
+    return target.to(input.dtype)
+
+
+def _array(value: Any, dtype: Any) -> np.ndarray | None:
+    """A weight argument (Tensor, array or None) as an array of ``dtype``."""
+    if value is None:
+        return None
+    data = value.data if isinstance(value, Tensor) else np.asarray(value)
+    return data.astype(dtype, copy=False)
+
+
+def _regression(op: Any, name: str, input: Tensor, target: Any, reduction: str,
+                **attrs: Any) -> Tensor:
+    _check_reduction(reduction)
+    target = _as_target(target, input)
+    if target.shape != input.shape:
+        raise ValueError(
+            f"{name}: target shape {tuple(target.shape)} differs from input shape "
+            f"{tuple(input.shape)}; they must match (reshape one, e.g. target.view(-1, 1) "
+            "or input.squeeze(-1), rather than relying on broadcasting)"
+        )
+    return op.apply(input, target, reduction=reduction, **attrs)
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or sum) of (x - y)²."""
+    return _regression(nn_ops.MSELoss, "mse_loss", input, target, reduction)
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or sum) of |x - y|."""
+    return _regression(nn_ops.L1Loss, "l1_loss", input, target, reduction)
+
+
+def huber_loss(input: Tensor, target: Any, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
+    """½d² where |d| < delta, else delta·(|d| - ½delta), for d = x - y."""
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta, "
+                           f"got {delta}")
+    return _regression(nn_ops.HuberLoss, "huber_loss", input, target, reduction, delta=delta)
+
+
+# --------------------------------------------------------------------------- class losses
+
+
+def _class_dim(op: str, input: Tensor) -> int:
+    if input.ndim == 0:
+        raise RuntimeError(f"{op}: input must have a class dim, got a 0-d tensor")
+    return 1 if input.ndim >= 2 else 0
+
+
+def _check_class_target(op: str, input: Tensor, t: np.ndarray, dim: int) -> None:
+    expected = input.shape[:dim] + input.shape[dim + 1:]
+    if t.shape == expected:
+        return
+    if input.ndim == 2 and t.ndim == 1:
+        raise ValueError(f"{op}: Expected input batch_size ({input.shape[0]}) to match "
+                         f"target batch_size ({t.shape[0]}).")
+    raise RuntimeError(
+        f"{op}: target of shape {t.shape} does not fit input of shape {tuple(input.shape)}: "
+        f"class-index targets need shape {expected} (integers in [0, {input.shape[dim]})), "
+        f"class-probability targets the input's shape"
+    )
+
+
+def _class_distribution(op: str, input: Tensor, target: Any, weight: Any, ignore_index: int,
+                        label_smoothing: float, reduction: str) -> tuple[np.ndarray, int, bool]:
+    """The target as a distribution q over the class dim, per sample; the class
+    dim; and whether the mean has nothing to average (every target ignored).
+
+    For class indices t: q = (1-ε)·w_t·onehot(t) + (ε/C)·w, zero for ignored
+    samples; for probabilities p: q = ((1-ε)·p + ε/C)·w. Under "mean" q is
+    divided by PyTorch's denominator (Σ w_t over counted samples for indices,
+    the number of samples for probabilities), so the loss is -Σ q·log p summed.
+    """
+    _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, "
+                         f"got {label_smoothing}")
+    dim = _class_dim(op, input)
+    x = input.data
+    n_classes = x.shape[dim]
+    along_dim = [1] * x.ndim
+    along_dim[dim] = n_classes
+    w = _array(weight, x.dtype)
+    if w is not None and w.shape != (n_classes,):
+        raise RuntimeError(
+            f"{op}: weight tensor should be defined either for all {n_classes} classes or "
+            f"no classes but got weight tensor of shape: {list(w.shape)}"
+        )
+    w_along = None if w is None else w.reshape(along_dim)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    eps = label_smoothing
+    if t.dtype.kind == "f":  # class probabilities
+        if t.shape != x.shape:
+            raise RuntimeError(
+                f"{op}: probability targets must have the input's shape "
+                f"{tuple(x.shape)}, got {t.shape} (class-index targets must be integers)"
+            )
+        q = t.astype(x.dtype)
+        if eps:
+            q = q * (1 - eps) + eps / n_classes
+        if w_along is not None:
+            q = q * w_along
+        denom = x.size // n_classes
+    else:
+        if t.dtype.kind not in "iu":
+            raise RuntimeError(f"{op}: expected integer class indices, got dtype {t.dtype}")
+        _check_class_target(op, input, t, dim)
+        counted = t != ignore_index
+        everything_counted = counted.all()
+        safe = t if everything_counted else np.where(counted, t, 0)
+        if safe.size and (safe.min() < 0 or safe.max() >= n_classes):
+            bad = safe[(safe < 0) | (safe >= n_classes)]
+            raise IndexError(f"{op}: Target {int(bad[0])} is out of bounds "
+                             f"(the input has {n_classes} classes)")
+        # the weight of each sample's target class (0 for ignored samples)
+        if w is not None:
+            picked = w[safe] * counted
+        elif everything_counted:
+            picked = x.dtype.type(1)  # the same for every sample
+        else:
+            picked = counted.astype(x.dtype)
+        q = np.zeros_like(x)
+        on_target = picked * (1 - eps) if eps else picked
+        if x.ndim == 2:
+            q[np.arange(len(safe)), safe] = on_target
+        else:
+            values = np.expand_dims(on_target, dim) if np.ndim(on_target) else on_target
+            np.put_along_axis(q, np.expand_dims(safe, dim), values, axis=dim)
+        if eps:
+            spread = eps / n_classes if w_along is None else w_along * (eps / n_classes)
+            q += np.expand_dims(counted, dim) * spread
+        denom = t.size if w is None and everything_counted else picked.sum()
+    empty = reduction == "mean" and not denom
+    if reduction == "mean" and not empty:
+        q /= x.dtype.type(denom)
+    return q, dim, empty
+
+
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """-log softmax(x)[target] from logits, fused and max-shifted (stable for any
+    logit size). ``target``: class indices (N,) / (N, d1, ...) or probabilities
+    of the input's shape. Class dim 1 (0 for an unbatched (C,) input)."""
+    q, dim, empty = _class_distribution("cross_entropy", input, target, weight, ignore_index,
+                                        label_smoothing, reduction)
+    return nn_ops.CrossEntropy.apply(input, q=q, dim=dim, reduction=reduction, empty=empty)
+
+
+def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """-input[target] for log-probabilities ``input`` (e.g. from ``log_softmax``)."""
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(f"nll_loss: expected integer class indices, got dtype {t.dtype}")
+    q, dim, empty = _class_distribution("nll_loss", input, t, weight, ignore_index, 0.0,
+                                        reduction)
+    return nn_ops.NLL.apply(input, q=q, dim=dim, reduction=reduction, empty=empty)
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
+                         reduction: str = "mean") -> Tensor:
+    """-(y log x + (1 - y) log(1 - x)) for probabilities x (logs clamped at -100)."""
+    _check_reduction(reduction)
+    target = _as_target(target, input)
+    if target.shape != input.shape:
+        raise ValueError(
+            f"binary_cross_entropy: Using a target size ({tuple(target.shape)}) that is "
+            f"different to the input size ({tuple(input.shape)}) is deprecated. Please "
+            "ensure they have the same size."
+        )
+    return nn_ops.BinaryCrossEntropy.apply(input, target, weight=_array(weight, input.dtype),
+                                           reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+    """BCE of σ(x) computed from the logits x in the stable softplus form."""
+    _check_reduction(reduction)
+    target = _as_target(target, input)
+    if target.shape != input.shape:
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: Target size ({tuple(target.shape)}) must be "
+            f"the same as input size ({tuple(input.shape)})"
+        )
+    return nn_ops.BinaryCrossEntropyWithLogits.apply(
+        input, target, weight=_array(weight, input.dtype),
+        pos_weight=_array(pos_weight, input.dtype), reduction=reduction)

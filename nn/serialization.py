@@ -1,0 +1,154 @@
+"""``nn.save`` / ``nn.load`` *(ours)*: state dicts to a ``.npz`` file, safely.
+
+The file is a plain numpy ``.npz``: every array is one entry (``a0``, ``a1``...)
+and the nested structure around them (dicts with their key types and order,
+lists, tuples, numbers, strings, None) is JSON in the entry ``__chaingrad__``.
+Nothing is pickled, so loading a file never runs code.
+
+Writing is atomic: the bytes go to a temporary file in the target's directory,
+are flushed and fsync'ed, and only then ``os.replace`` puts the file in place.
+A crash mid-write leaves the old file untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from autograd.tensor import Tensor
+
+_META = "__chaingrad__"
+_FORMAT = "chaingrad.save"
+_VERSION = 1
+
+
+class _Encoder:
+    """Turns a nested object into JSON-able data, collecting its arrays."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def array(self, value: Any, kind: str) -> dict:
+        data = np.asarray(value)
+        if data.dtype.kind not in "biufc":
+            raise TypeError(f"nn.save: cannot save an array of dtype {data.dtype} "
+                            "(only bool and numeric arrays)")
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = data
+        return {kind: key}
+
+    def encode(self, obj: Any) -> Any:
+        if obj is None:
+            return None
+        if isinstance(obj, np.generic):  # before int/float: np.float64 is a float
+            return self.array(obj, "scalar")
+        for plain in (bool, int, float, str):  # subclasses (IntEnum...) saved as the base
+            if isinstance(obj, plain):
+                return plain(obj)
+        if isinstance(obj, Tensor):
+            return self.array(obj.data, "tensor")
+        if isinstance(obj, np.ndarray):
+            return self.array(obj, "ndarray")
+        if isinstance(obj, dict):
+            return {"dict": [[self.encode(k), self.encode(v)] for k, v in obj.items()]}
+        if isinstance(obj, tuple):
+            return {"tuple": [self.encode(v) for v in obj]}
+        if isinstance(obj, list):
+            return [self.encode(v) for v in obj]
+        raise TypeError(
+            f"nn.save: cannot save an object of type {type(obj).__name__}; it saves nested "
+            "dicts, lists and tuples of Tensors, arrays, numbers, strings and None"
+        )
+
+
+def _decode(data: Any, arrays: Any) -> Any:
+    if isinstance(data, list):
+        return [_decode(v, arrays) for v in data]
+    if not isinstance(data, dict):
+        return data
+    ((kind, value),) = data.items()
+    if kind == "dict":
+        out = {}
+        for k, v in value:
+            out[_decode(k, arrays)] = _decode(v, arrays)
+        return out
+    if kind == "tuple":
+        return tuple(_decode(v, arrays) for v in value)
+    array = arrays[value]
+    if kind == "tensor":
+        return Tensor._make(array, None)
+    if kind == "scalar":
+        return array[()]
+    return array
+
+
+def save(obj: Any, path: str | os.PathLike) -> None:
+    """Write ``obj`` (e.g. ``model.state_dict()`` or an optimizer's state dict, or a
+    dict holding both) to ``path`` as an ``.npz``, atomically."""
+    encoder = _Encoder()
+    meta = {"format": _FORMAT, "version": _VERSION, "root": encoder.encode(obj)}
+    entries = dict(encoder.arrays)
+    entries[_META] = np.array(json.dumps(meta))
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    # os.open with mode 0o666 gives the file the permissions a plain open() would (umask)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **entries)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename itself durable (POSIX; a no-op where directories can't be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Read back what :func:`save` wrote: Tensors come back as Tensors, arrays as
+    arrays, dict keys with their types and order. Raises ``RuntimeError`` naming
+    ``path`` when the file is damaged or was not written by ``nn.save``."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:  # a missing file stays a FileNotFoundError
+        try:
+            with np.load(f, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError,
+                TypeError) as err:
+            raise RuntimeError(f"nn.load: {path} is not a readable .npz file "
+                               f"(damaged or not written by nn.save): {err}") from None
+    if _META not in arrays:
+        raise RuntimeError(f"nn.load: {path} is an .npz file but was not written by nn.save "
+                           f"(no {_META} entry)")
+    try:
+        meta = json.loads(str(arrays.pop(_META)))
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"unknown format {meta.get('format')!r}")
+        if meta.get("version", 0) > _VERSION:
+            raise ValueError(f"written by a newer version ({meta['version']})")
+        return _decode(meta["root"], arrays)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise RuntimeError(f"nn.load: {path} has damaged or unknown metadata: {err}") from None
