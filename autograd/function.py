@@ -129,6 +129,12 @@ class Op(Node):
         return f"<{self.name()}>"
 
 
+def constant(array: Any) -> Any:
+    """``array`` as a Tensor outside the graph, without a copy: for the masks and
+    weights that backward rules multiply by (they carry no gradient)."""
+    return Tensor._make(array, None)
+
+
 # numpy specifics used on the hot path above; other backends' arrays pass
 # through ``backend.as_array`` (see autograd/backend.py).
 from .backend import as_array as _as_array  # noqa: E402

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from .engine import no_grad
 from .functional import _as_tuple, grad
 from .tensor import Tensor
 
@@ -30,15 +29,15 @@ def _numerical(fn: Callable, inputs: tuple, i: int, eps: float) -> list:
     x = inputs[i].data
     flat = x.reshape(-1)
     columns = []
-    with no_grad():
-        for k in range(flat.size):
-            orig = flat[k]
-            flat[k] = orig + eps
-            plus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
-            flat[k] = orig - eps
-            minus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
-            flat[k] = orig
-            columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+    # grad mode stays on: ``fn`` may itself call ``grad`` (gradcheck of a gradient)
+    for k in range(flat.size):
+        orig = flat[k]
+        flat[k] = orig + eps
+        plus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+        flat[k] = orig - eps
+        minus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+        flat[k] = orig
+        columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     n_out = len(_outputs(fn, inputs))
     return [np.stack([c[j] for c in columns], axis=1) if columns else None
             for j in range(n_out)]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Op
+from ..function import Op, constant
 
 
 def broadcast_error(op: str, a: Any, b: Any) -> RuntimeError:
@@ -284,7 +284,7 @@ class Relu(Op):
         return np.maximum(a, 0)
 
     def backward(self, g):
-        return (g * (self.inputs[0] > 0),)
+        return (g * constant(self.inputs[0].data > 0),)
 
     def name(self) -> str:
         return "ReluBackward0"
@@ -306,7 +306,7 @@ class Clamp(Op):
             mask &= a.data >= self.min
         if self.max is not None:
             mask &= a.data <= self.max
-        return (g * mask,)
+        return (g * constant(mask),)
 
 
 class Maximum(BinaryOp):
@@ -319,8 +319,8 @@ class Maximum(BinaryOp):
 
     def backward(self, g):
         a, b = self.inputs
-        share = (a.data > b.data) + 0.5 * (a.data == b.data)
-        return g * share.astype(g.dtype), g * (1 - share).astype(g.dtype)
+        share = ((a.data > b.data) + 0.5 * (a.data == b.data)).astype(g.dtype)
+        return g * constant(share), g * constant(1 - share)
 
 
 class Minimum(BinaryOp):
@@ -333,8 +333,8 @@ class Minimum(BinaryOp):
 
     def backward(self, g):
         a, b = self.inputs
-        share = (a.data < b.data) + 0.5 * (a.data == b.data)
-        return g * share.astype(g.dtype), g * (1 - share).astype(g.dtype)
+        share = ((a.data < b.data) + 0.5 * (a.data == b.data)).astype(g.dtype)
+        return g * constant(share), g * constant(1 - share)
 
 
 class Where(BinaryOp):
@@ -348,7 +348,7 @@ class Where(BinaryOp):
 
     def backward(self, g):
         (cond,) = self.saved
-        return g * cond, g * ~cond
+        return g * constant(cond), g * constant(~cond)
 
 
 class Cast(Op):

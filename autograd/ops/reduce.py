@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..function import Op
+from ..function import Op, constant
 from .dims import keepdim_shape, normalize_dims
 
 
@@ -104,7 +104,7 @@ class Extremum(Reduction):
         (x,) = self.inputs
         picked = x.data == self.spread_array(self.saved[-1])
         share = picked / picked.sum(axis=self.axes, keepdims=True)
-        return (self.spread(g) * share.astype(g.dtype),)
+        return (self.spread(g) * constant(share.astype(g.dtype)),)
 
     def spread_array(self, out):
         return out if self.keepdim else out.reshape(keepdim_shape(self.in_shape, self.axes))
