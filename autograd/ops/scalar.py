@@ -58,7 +58,9 @@ class ScalarOp(Node):
         self.out_grad += grad
         if self.b is None:
             return (grad * self.da,)
-        return (grad * self.da, grad * self.db)
+        # constants (requires_grad=False) get None, as a Tensor op's do
+        return (grad * self.da if self.a.requires_grad else None,
+                grad * self.db if self.b.requires_grad else None)
 
     def release(self) -> None:
         self.da = self.db = None

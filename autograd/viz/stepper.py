@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from ..engine import FREED_GRAPH, Node, iter_backward, topological_order
+from ..engine import FREED_GRAPH, Node, iter_backward, no_grad, topological_order
 from ..functional import _seeds
 from ..tensor import Tensor
 from .dot import Highlight, build, digraph
@@ -167,19 +167,26 @@ class BackwardStepper:
     # ------------------------------------------------------------------ showing
     def draw(self, show_grad: bool = True, rankdir: str = "LR", **options: Any) -> Any:
         """A ``graphviz.Digraph`` with the visited ops marked ``✓ step k`` and the
-        current one ``▶ step k (now)`` (bold border); values made by visited ops
-        show the gradient they received. Options as :func:`autograd.viz.draw`."""
+        current one ``▶ step k (now)`` (bold border); every value shows the
+        gradient it has received so far in this backward (so the inputs of the
+        current op show what it just handed them). Options as
+        :func:`autograd.viz.draw`."""
         walk = self._walk
         position = walk.position
         visited = {position[id(r.node)]: r.index for r in self._records}
-        grads = {}
+        grads: dict[int, Any] = {}
         successors = walk.successors
-        for record in self._records:
-            at = position[id(record.node)]
-            for out in successors[at]:
-                g = record.grad_output
-                grads[out] = g[record.node.output_index(walk.items[out])] if isinstance(
-                    g, list) else g
+        with no_grad():
+            for record in self._records:
+                at = position[id(record.node)]
+                for out in successors[at]:
+                    g = record.grad_output
+                    grads[out] = g[record.node.output_index(walk.items[out])] if isinstance(
+                        g, list) else g
+                for value, g in zip(record.inputs, record.grad_inputs):
+                    if g is not None and id(value) in position:
+                        at = position[id(value)]
+                        grads[at] = g if at not in grads else grads[at] + g
         current = position[id(self.current.node)] if self._records else None
         options.setdefault("names", self._names)
         picture = build(walk, show_grad, rankdir, highlight=Highlight(visited, current, grads),
