@@ -12,7 +12,7 @@ time) are the same code. Everything here is iterative: a chain of a million
 nodes is sorted, walked and freed without recursion.
 
 What the engine needs from a value: ``grad_fn``, ``requires_grad``, ``_hooks``
-(a list of hook functions or None) and ``_accumulate_grad(g)``. What it needs
+(a list of hook functions or None) and ``_accumulate_grad(g, create_graph)``. What it needs
 from a node: ``inputs``, ``hooks``, ``vjp(grad)`` and ``release()``.
 """
 
@@ -285,15 +285,6 @@ def _node_hooks(node: Node, grad: Any, accumulate: bool) -> Any:
     return grad
 
 
-def _store_leaf(leaf: Any, grad: Any, create_graph: bool) -> None:
-    prev = _mode.enabled
-    _mode.enabled = create_graph
-    try:
-        leaf._accumulate_grad(grad)
-    finally:
-        _mode.enabled = prev
-
-
 def iter_backward(
     roots: list,
     root_grads: list,
@@ -327,7 +318,7 @@ def iter_backward(
             if key._hooks:
                 grad = _run_hooks(key._hooks, grad, accumulate)
             if accumulate:
-                _store_leaf(key, grad, create_graph)
+                key._accumulate_grad(grad, create_graph)
             elif key in capture:
                 capture[key] = grad
             continue

@@ -84,7 +84,7 @@ class Op(Node):
                 out.append(None)
                 continue
             if g.shape != value.shape:
-                g = g.sum_to_size(value.shape)
+                g = g._sum_to(value.shape)
             if g.dtype != value.dtype:
                 g = g.to(value.dtype)
             out.append(g)

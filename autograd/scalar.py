@@ -96,7 +96,7 @@ class Scalar:
             raise RuntimeError("Scalar hooks are supported on leaves only")
         self._hooks = (self._hooks or []) + [hook]
 
-    def _accumulate_grad(self, grad: float) -> None:
+    def _accumulate_grad(self, grad: float, create_graph: bool = False) -> None:
         self._grad += grad
 
     # ------------------------------------------------------------------ ops

@@ -185,12 +185,17 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
-        return self.permute(*reversed(range(self.ndim)))
+        if self.data.ndim < 2:
+            return self
+        return shape_ops.Permute.apply(self, dims=tuple(range(self.data.ndim))[::-1])
 
     @property
     def mT(self) -> Tensor:
         """The last two dims swapped (batched matrix transpose)."""
-        return self.transpose(-2, -1)
+        n = self.data.ndim
+        if n < 2:
+            raise RuntimeError(f"mT: expected a tensor with 2 or more dims, got {n}")
+        return shape_ops.Permute.apply(self, dims=(*range(n - 2), n - 1, n - 2))
 
     def size(self, dim: int | None = None) -> Any:
         if dim is None:
@@ -361,19 +366,21 @@ class Tensor:
             node.hooks = {}
         return node.hooks.setdefault(node.output_index(self), [])
 
-    def _accumulate_grad(self, grad: Tensor) -> None:
-        if grad.shape != self.data.shape:
+    def _accumulate_grad(self, grad: Tensor, create_graph: bool = False) -> None:
+        if grad.data.shape != self.data.shape:
             raise RuntimeError(
                 f"gradient of shape {tuple(grad.shape)} does not match tensor of "
                 f"shape {tuple(self.data.shape)} (did a hook change its shape?)"
             )
-        if self.grad is None:
-            if not _mode.enabled and not grad.data.flags.owndata:
+        if create_graph:  # the sum is part of the graph: a new, recorded Tensor
+            self.grad = grad if self.grad is None else self.grad + grad
+        elif self.grad is None:
+            if not grad.data.flags.owndata:
                 # a view (e.g. a broadcast) must not stay aliased or read-only
                 grad = Tensor._make(grad.data.copy(), None)
             self.grad = grad
         else:
-            self.grad = self.grad + grad
+            self.grad = Tensor._make(self.grad.data + grad.data, None)
 
     # ------------------------------------------------------------------ in place
     def _check_inplace(self, op: str) -> None:
@@ -812,6 +819,10 @@ class Tensor:
     def gather(self, dim: int, index: Any) -> Tensor:
         index = index.data if isinstance(index, Tensor) else np.asarray(index)
         return shape_ops.Gather.apply(self, dim=dim, index=index)
+
+    def _sum_to(self, shape: tuple) -> Tensor:
+        """``sum_to_size`` for shapes already known to broadcast (backward's use)."""
+        return reduce.SumTo.apply(self, shape=shape)
 
     def _index_add_into(self, shape: tuple, index: Any) -> Tensor:
         return shape_ops.IndexAdd.apply(self, shape=shape, index=index)

@@ -25,6 +25,12 @@ def broadcast_error(op: str, a: Any, b: Any) -> RuntimeError:
     return RuntimeError(f"{op}: shapes {sa} and {sb} cannot be broadcast together")
 
 
+def mask_grad(g, mask):
+    """``g`` where ``mask`` holds, else 0: one multiplication by the bool mask,
+    which numpy does without first converting the mask to floats."""
+    return Mul.apply(g, constant(mask))
+
+
 class BinaryOp(Op):
     __slots__ = ()
 
@@ -284,7 +290,7 @@ class Relu(Op):
         return np.maximum(a, 0)
 
     def backward(self, g):
-        return (g * constant(self.inputs[0].data > 0),)
+        return (mask_grad(g, self.inputs[0].data > 0),)
 
     def name(self) -> str:
         return "ReluBackward0"
@@ -306,7 +312,7 @@ class Clamp(Op):
             mask &= a.data >= self.min
         if self.max is not None:
             mask &= a.data <= self.max
-        return (g * constant(mask),)
+        return (mask_grad(g, mask),)
 
 
 class Maximum(BinaryOp):
@@ -348,7 +354,7 @@ class Where(BinaryOp):
 
     def backward(self, g):
         (cond,) = self.saved
-        return g * constant(cond), g * constant(~cond)
+        return mask_grad(g, cond), mask_grad(g, ~cond)
 
 
 class Cast(Op):

@@ -26,8 +26,9 @@ class Reduction(Op):
         return self.axes
 
     def spread(self, g):
-        """``g`` reshaped to the input's rank, ready to broadcast against it."""
-        if not self.keepdim:
+        """``g`` reshaped to the input's rank, ready to broadcast against it
+        (a 0-d ``g``, from reducing everything, broadcasts as it is)."""
+        if not self.keepdim and g.ndim:
             g = g.reshape(keepdim_shape(self.in_shape, self.axes))
         return g
 
