@@ -162,12 +162,6 @@ class Node:
         """Drop what was kept for backward; the node can no longer run."""
         self.inputs = None
 
-    @property
-    def graph_inputs(self) -> tuple | None:
-        """The input values, for reading the graph (pictures); None once freed,
-        except for nodes that keep their structure after backward (Scalar's)."""
-        return self.inputs
-
     def name(self) -> str:
         return type(self).__name__ + "Backward0"
 

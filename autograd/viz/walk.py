@@ -94,7 +94,6 @@ def inputs_of(item: Any) -> tuple:
     """What feeds ``item``: an op's input values, a value's op (none for a leaf or
     for an op whose graph was freed by backward)."""
     if isinstance(item, Node):
-        inputs = item.graph_inputs
-        return tuple(inputs) if inputs is not None else ()
+        return tuple(item.inputs) if item.inputs is not None else ()
     fn = item.grad_fn
     return (fn,) if fn is not None else ()
