@@ -118,3 +118,13 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     if tensor.numel() == 0:
         return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)))
+
+
+def layer_defaults_(weight: Tensor, bias: Tensor | None) -> None:
+    """PyTorch's default initialisation of ``Linear`` and ``Conv2d``:
+    kaiming_uniform_(a=√5) on the weight, U(-1/√fan_in, 1/√fan_in) on the bias."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)
