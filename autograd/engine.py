@@ -8,12 +8,13 @@ local derivative rule hands back to its inputs (the chain rule).
 
 The driver, :func:`iter_backward`, is a generator that yields after every node,
 so ``backward()`` (run to the end) and ``viz.BackwardStepper`` (one step at a
-time) are the same code. Everything here is iterative: a chain of a million
+time) are the same code; ``backward()`` only asks it not to build the per-step
+record it would throw away. Everything here is iterative: a chain of a million
 nodes is sorted, walked and freed without recursion.
 
 What the engine needs from a value: ``grad_fn``, ``requires_grad``, ``_hooks``
-(a list of hook functions or None) and ``_accumulate_grad(g, create_graph)``. What it needs
-from a node: ``inputs``, ``hooks``, ``vjp(grad)`` and ``release()``.
+(a list of hook functions or None) and ``_accumulate_grad(g, create_graph)``.
+What it needs from a node: ``inputs``, ``hooks``, ``vjp(grad)`` and ``release()``.
 """
 
 from __future__ import annotations
