@@ -25,7 +25,8 @@ NAME = "core_mlp_step"
 LR, MOMENTUM = 0.01, 0.9
 
 
-def _problem(quick: bool) -> dict:
+def make_problem(quick: bool) -> dict:
+    """Fixed random data and Kaiming-normal weights, each W as (in, out), for every contender."""
     sizes = (784, 32, 32, 10) if quick else (784, 256, 256, 10)
     batch = 16 if quick else 128
     rng = np.random.default_rng(0)
@@ -136,33 +137,22 @@ def torch_step(torch, problem: dict) -> list:
     return [forward, backward, update]
 
 
-def _first_losses(phases: list, n: int) -> list:
-    losses = []
-    for _ in range(n):
-        out = None
-        for k, phase in enumerate(phases):
-            out = phase() if k == 0 else phase(out)
-        losses.append(out)
-    return losses
-
-
 def run(quick: bool = False) -> dict:
     rounds, per_round, warmup = (1, 2, 1) if quick else (20, 10, 10)
-    problem = _problem(quick)
+    problem = make_problem(quick)
     ms = 1e3
     check_steps = 3
 
-    losses = {"chaingrad": _first_losses(chaingrad_step(problem), check_steps),
-              "numpy": _first_losses(numpy_step(problem), check_steps)}
+    losses = {"chaingrad": harness.first_outputs(chaingrad_step(problem), check_steps),
+              "numpy": harness.first_outputs(numpy_step(problem), check_steps)}
     contenders = {"chaingrad": chaingrad_step(problem), "numpy": numpy_step(problem)}
     torch = harness.optional("torch")
     if torch is not None:
         torch.set_num_threads(2)
-        losses["torch"] = _first_losses(torch_step(torch, problem), check_steps)
+        losses["torch"] = harness.first_outputs(torch_step(torch, problem), check_steps)
         contenders["torch"] = torch_step(torch, problem)
     raw = harness.interleaved_times(contenders, rounds, per_round, warmup)
     times = {name: [float(np.median(t)) for t in ts] for name, ts in raw.items()}
-    best = {name: min(ts[-1]) for name, ts in raw.items()}  # the least disturbed step
 
     ours, t_numpy = times["chaingrad"], times["numpy"][-1]
     rows = [
@@ -178,20 +168,14 @@ def run(quick: bool = False) -> dict:
              f"({per_round} steps at a time); the losses of the first {check_steps} steps "
              f"are compared (step {check_steps}: chaingrad {losses['chaingrad'][-1]:.6f}, "
              f"numpy {losses['numpy'][-1]:.6f})"]
-    spread = {name: times[name][-1] / best[name] for name in times}
-    if max(spread.values()) > 1.3:
-        notes.append("noisy run (median/best step: " + ", ".join(
-            f"{name} {r:.2f}" for name, r in spread.items()) + "): the machine's load "
-            "changed during it; trust the best-step ratios more than the medians")
+    notes += harness.noise_notes(raw)
     checks = {f"losses match {name}'s": bool(np.allclose(losses["chaingrad"], other,
                                                           rtol=1e-4))
               for name, other in losses.items() if name != "chaingrad"}
-    t_torch = None
     if torch is not None:
         theirs = times["torch"]
-        t_torch = theirs[-1]
         rows += [
-            harness.row("torch step (2 threads)", t_torch * ms, "ms/step"),
+            harness.row("torch step (2 threads)", theirs[-1] * ms, "ms/step"),
             harness.row("  torch forward (incl. loss)", theirs[0] * ms, "ms"),
             harness.row("  torch backward", theirs[1] * ms, "ms"),
             harness.row("  torch momentum update", theirs[2] * ms, "ms"),
@@ -199,16 +183,11 @@ def run(quick: bool = False) -> dict:
     else:
         rows.append(harness.row("torch step (2 threads)", None, "ms/step", "torch not installed"))
 
-    vs_numpy, vs_torch = harness.ratio(ours[-1], t_numpy), harness.ratio(ours[-1], t_torch)
-    best_numpy = harness.ratio(best["chaingrad"], best["numpy"])
-    best_torch = harness.ratio(best["chaingrad"], best.get("torch"))
     targets = [
-        harness.target("chaingrad step ≤ 1.15x hand-written numpy", vs_numpy <= 1.15,
-                       f"{vs_numpy:.2f}x numpy by medians, {best_numpy:.2f}x by best steps"),
-        harness.target("chaingrad step no slower than torch (2 threads)",
-                       None if vs_torch is None else vs_torch <= 1.0,
-                       "n/a" if vs_torch is None else
-                       f"{vs_torch:.2f}x torch by medians, {best_torch:.2f}x by best steps"),
+        harness.step_ratio_target("chaingrad step ≤ 1.15x hand-written numpy", raw,
+                                  "chaingrad", "numpy", 1.15),
+        harness.step_ratio_target("chaingrad step no slower than torch (2 threads), best steps",
+                                  raw, "chaingrad", "torch", 1.0, judge="best"),
     ]
     return harness.result(NAME, "784-256-256-10 MLP training step, batch 128", rows,
                           targets, notes, {"steps": steps, "warmup": warmup,

@@ -53,7 +53,49 @@ def interleaved_times(contenders: dict, rounds: int, per_round: int, warmup: int
     return times
 
 
-def _run_phases(phases: list, times: list | None) -> None:
+def step_ratio_target(text: str, times: dict, ours: str, theirs: str, limit: float,
+                      judge: str = "median") -> dict:
+    """:func:`target` "``ours`` takes at most ``limit`` times ``theirs``" from
+    :func:`interleaved_times`'s totals, judged by the ratio of the median steps or
+    (``judge="best"``) of the best, least disturbed ones.
+
+    Judge torch by best steps: numpy's OpenBLAS workers spin for up to ~0.1 s after
+    numpy's turn and take a core from torch's 2 threads, which inflates torch's median
+    (up to ~4x on 2 cores; with ``OPENBLAS_THREAD_TIMEOUT=4`` it matches torch alone).
+    """
+    if theirs not in times:
+        return target(text, None, f"{theirs} not measured")
+    by = {"median": _step_ratio(times, ours, theirs, statistics.median),
+          "best": _step_ratio(times, ours, theirs, min)}
+    return target(text, by[judge] <= limit,
+                  f"{by['median']:.2f}x {theirs} by medians, {by['best']:.2f}x by best steps")
+
+
+def _step_ratio(times: dict, ours: str, theirs: str, statistic: Callable) -> float:
+    """``statistic`` of our step totals over ``statistic`` of theirs."""
+    return statistic(times[ours][-1]) / statistic(times[theirs][-1])
+
+
+def noise_notes(times: dict) -> list:
+    """A note when some contender's median step (of :func:`interleaved_times`'s totals)
+    is far above its best one: the load changed during the run, or (torch) numpy's
+    OpenBLAS threads took a core from it (see :func:`step_ratio_target`)."""
+    spread = {name: statistics.median(ts[-1]) / min(ts[-1]) for name, ts in times.items()}
+    if max(spread.values()) <= 1.3:
+        return []
+    return ["noisy run (median/best step: " + ", ".join(
+        f"{name} {r:.2f}" for name, r in spread.items()) + "): the machine's load changed "
+        "during it, or (torch) numpy's spinning OpenBLAS threads took a core from torch's; "
+        "trust the best-step ratios more than the medians"]
+
+
+def first_outputs(phases: list, n: int) -> list:
+    """What the last phase returns (e.g. the loss) on each of ``n`` untimed runs of the
+    chain: the numbers a benchmark compares across contenders before timing them."""
+    return [_run_phases(phases, None) for _ in range(n)]
+
+
+def _run_phases(phases: list, times: list | None) -> Any:
     out = None
     stamps = [time.perf_counter()]
     for k, phase in enumerate(phases):
@@ -63,6 +105,7 @@ def _run_phases(phases: list, times: list | None) -> None:
         for k in range(len(phases)):
             times[k].append(stamps[k + 1] - stamps[k])
         times[-1].append(stamps[-1] - stamps[0])
+    return out
 
 
 def optional(module: str) -> Any:

@@ -1,4 +1,4 @@
-"""The core benchmarks still run (at tiny sizes) and their implementations agree.
+"""The benchmarks still run (at tiny sizes) and their implementations agree.
 
 No timing is asserted: only that each benchmark produces a well-formed report
 whose side-by-side implementations computed the same thing, and that the runner
@@ -17,6 +17,7 @@ import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 CORE = sorted(p.stem for p in BENCHMARKS.glob("core_*.py"))
+NN = ["cnn_step", "nn_mlp_step", "train_digits"]  # nn, optim and the train command
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,8 +31,15 @@ def test_the_four_core_benchmarks_exist():
     assert CORE == ["core_deep_chain", "core_mlp_step", "core_op_overhead", "core_scalar_mlp"]
 
 
-@pytest.mark.parametrize("name", CORE)
-def test_core_benchmark_runs_quick_and_agrees(name):
+def test_the_nn_benchmarks_exist_and_the_runner_finds_them():
+    assert all((BENCHMARKS / f"{name}.py").exists() for name in NN)
+    assert set(NN) <= set(importlib.import_module("run").available())
+
+
+@pytest.mark.parametrize("name", CORE + NN)
+def test_benchmark_runs_quick_and_agrees(name):
+    if name == "train_digits":
+        pytest.importorskip("sklearn")  # the digits ship with scikit-learn
     res = importlib.import_module(name).run(quick=True)
     assert res["name"] == name
     json.dumps(res)  # run.py reads it back as JSON
