@@ -187,14 +187,10 @@ def run(quick: bool = False) -> dict:
     if torch is not None:
         torch.set_num_threads(2)
         builders["torch"] = lambda problem: torch_step(torch, problem)
-    # fresh models for the check, so the timed ones start from the same weights too
-    losses = {name: harness.first_outputs(build(problem), check_steps)
-              for name, build in builders.items()}
-    runs = {name: build(problem) for name, build in builders.items()}
     # turns of several steps: alternating every step bills torch for waking its threads
     # (and for OpenBLAS's still spinning) each time, ~2x its own speed
-    raw = harness.interleaved_times(runs, rounds, per_round, warmup)
-    times = {name: [float(np.median(t)) for t in ts] for name, ts in raw.items()}
+    losses, raw, times = harness.check_and_time(builders, problem, check_steps, rounds, per_round,
+                                           warmup)
     ours, t_numpy = times["chaingrad"], times["numpy"][-1]
     rows = [
         harness.row("numpy, hand-written im2col + backward", t_numpy * ms, "ms/step"),

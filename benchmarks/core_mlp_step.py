@@ -143,16 +143,13 @@ def run(quick: bool = False) -> dict:
     ms = 1e3
     check_steps = 3
 
-    losses = {"chaingrad": harness.first_outputs(chaingrad_step(problem), check_steps),
-              "numpy": harness.first_outputs(numpy_step(problem), check_steps)}
-    contenders = {"chaingrad": chaingrad_step(problem), "numpy": numpy_step(problem)}
+    builders = {"chaingrad": chaingrad_step, "numpy": numpy_step}
     torch = harness.optional("torch")
     if torch is not None:
         torch.set_num_threads(2)
-        losses["torch"] = harness.first_outputs(torch_step(torch, problem), check_steps)
-        contenders["torch"] = torch_step(torch, problem)
-    raw = harness.interleaved_times(contenders, rounds, per_round, warmup)
-    times = {name: [float(np.median(t)) for t in ts] for name, ts in raw.items()}
+        builders["torch"] = lambda problem: torch_step(torch, problem)
+    losses, raw, times = harness.check_and_time(builders, problem, check_steps, rounds, per_round,
+                                           warmup)
 
     ours, t_numpy = times["chaingrad"], times["numpy"][-1]
     rows = [

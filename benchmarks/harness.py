@@ -95,6 +95,21 @@ def first_outputs(phases: list, n: int) -> list:
     return [_run_phases(phases, None) for _ in range(n)]
 
 
+def check_and_time(builders: dict, problem: Any, check_steps: int, rounds: int,
+                   per_round: int, warmup: int) -> tuple[dict, dict, dict]:
+    """Build each contender twice from ``problem``: once to record its first
+    ``check_steps`` outputs (the numbers compared before any time counts), once to
+    time it in turns with the others. Returns ``(outputs, raw, medians)``: ``raw`` as
+    :func:`interleaved_times` gives it, ``medians[name]`` the median of each phase
+    and, last, of the whole step."""
+    outputs = {name: first_outputs(build(problem), check_steps)
+               for name, build in builders.items()}
+    contenders = {name: build(problem) for name, build in builders.items()}
+    raw = interleaved_times(contenders, rounds, per_round, warmup)
+    medians = {name: [statistics.median(t) for t in ts] for name, ts in raw.items()}
+    return outputs, raw, medians
+
+
 def _run_phases(phases: list, times: list | None) -> Any:
     out = None
     stamps = [time.perf_counter()]

@@ -100,12 +100,8 @@ def run(quick: bool = False) -> dict:
     if torch is not None:
         torch.set_num_threads(2)
         builders["torch"] = lambda problem: torch_step(torch, problem)
-    # fresh models for the check, so the timed ones start from the same weights too
-    losses = {name: harness.first_outputs(build(problem), check_steps)
-              for name, build in builders.items()}
-    contenders = {name: build(problem) for name, build in builders.items()}
-    raw = harness.interleaved_times(contenders, rounds, per_round, warmup)
-    times = {name: [float(np.median(t)) for t in ts] for name, ts in raw.items()}
+    losses, raw, times = harness.check_and_time(builders, problem, check_steps, rounds, per_round,
+                                           warmup)
 
     ours, t_numpy = times["chaingrad"], times["numpy"][-1]
     rows = [
