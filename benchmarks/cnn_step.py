@@ -182,15 +182,11 @@ def run(quick: bool = False) -> dict:
     problem = _problem(quick)
     ms = 1e3
     check_steps = 3
-    builders = {"chaingrad": chaingrad_step, "numpy": numpy_step}
-    torch = harness.optional("torch")
-    if torch is not None:
-        torch.set_num_threads(2)
-        builders["torch"] = lambda problem: torch_step(torch, problem)
+    builders, torch = harness.contenders(chaingrad_step, numpy_step, torch_step)
     # turns of several steps: alternating every step bills torch for waking its threads
     # (and for OpenBLAS's still spinning) each time, ~2x its own speed
-    losses, raw, times = harness.check_and_time(builders, problem, check_steps, rounds, per_round,
-                                           warmup)
+    losses, raw, times = harness.check_and_time(builders, problem, check_steps, rounds,
+                                                per_round, warmup)
     ours, t_numpy = times["chaingrad"], times["numpy"][-1]
     rows = [
         harness.row("numpy, hand-written im2col + backward", t_numpy * ms, "ms/step"),

@@ -143,13 +143,9 @@ def run(quick: bool = False) -> dict:
     ms = 1e3
     check_steps = 3
 
-    builders = {"chaingrad": chaingrad_step, "numpy": numpy_step}
-    torch = harness.optional("torch")
-    if torch is not None:
-        torch.set_num_threads(2)
-        builders["torch"] = lambda problem: torch_step(torch, problem)
-    losses, raw, times = harness.check_and_time(builders, problem, check_steps, rounds, per_round,
-                                           warmup)
+    builders, torch = harness.contenders(chaingrad_step, numpy_step, torch_step)
+    losses, raw, times = harness.check_and_time(builders, problem, check_steps, rounds,
+                                                per_round, warmup)
 
     ours, t_numpy = times["chaingrad"], times["numpy"][-1]
     rows = [

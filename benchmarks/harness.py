@@ -95,6 +95,18 @@ def first_outputs(phases: list, n: int) -> list:
     return [_run_phases(phases, None) for _ in range(n)]
 
 
+def contenders(chaingrad_step: Callable, numpy_step: Callable,
+               torch_step: Callable) -> tuple[dict, Any]:
+    """The builders to race: chaingrad, numpy and, when installed, torch at 2
+    threads (``torch_step(torch, problem)``). Returns ``(builders, torch or None)``."""
+    builders = {"chaingrad": chaingrad_step, "numpy": numpy_step}
+    torch = optional("torch")
+    if torch is not None:
+        torch.set_num_threads(2)
+        builders["torch"] = lambda problem: torch_step(torch, problem)
+    return builders, torch
+
+
 def check_and_time(builders: dict, problem: Any, check_steps: int, rounds: int,
                    per_round: int, warmup: int) -> tuple[dict, dict, dict]:
     """Build each contender twice from ``problem``: once to record its first

@@ -49,6 +49,12 @@ def chaingrad_step(problem: dict) -> list:
     optimizer = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     loss_fn = nn.CrossEntropyLoss()
     x, labels = autograd.tensor(problem["x"]), autograd.tensor(problem["labels"])
+    return _phases(model, optimizer, loss_fn, x, labels)
+
+
+def _phases(model, optimizer, loss_fn, x, labels) -> list:
+    """One training step as timed phases; the same code drives chaingrad and torch,
+    since both speak PyTorch's API."""
 
     def forward():
         optimizer.zero_grad()
@@ -75,19 +81,7 @@ def torch_step(torch, problem: dict) -> list:
     loss_fn = torch.nn.CrossEntropyLoss()
     x, labels = torch.from_numpy(problem["x"]), torch.from_numpy(problem["labels"])
 
-    def forward():
-        optimizer.zero_grad()
-        return loss_fn(model(x), labels)
-
-    def backward(loss):
-        loss.backward()
-        return loss
-
-    def update(loss):
-        optimizer.step()
-        return float(loss.item())
-
-    return [forward, backward, update]
+    return _phases(model, optimizer, loss_fn, x, labels)
 
 
 def run(quick: bool = False) -> dict:
@@ -95,13 +89,9 @@ def run(quick: bool = False) -> dict:
     problem = make_problem(quick)
     ms, check_steps = 1e3, 3
 
-    builders = {"chaingrad": chaingrad_step, "numpy": numpy_step}
-    torch = harness.optional("torch")
-    if torch is not None:
-        torch.set_num_threads(2)
-        builders["torch"] = lambda problem: torch_step(torch, problem)
-    losses, raw, times = harness.check_and_time(builders, problem, check_steps, rounds, per_round,
-                                           warmup)
+    builders, torch = harness.contenders(chaingrad_step, numpy_step, torch_step)
+    losses, raw, times = harness.check_and_time(builders, problem, check_steps, rounds,
+                                                per_round, warmup)
 
     ours, t_numpy = times["chaingrad"], times["numpy"][-1]
     rows = [
