@@ -19,6 +19,7 @@ from .engine import RetainGrad, _mode
 from .ops import elementwise as ew
 from .ops import linalg, reduce, shape
 from .ops.dims import normalize_dim, normalize_dims
+from .random import multinomial as _multinomial
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
@@ -26,6 +27,7 @@ int64 = np.dtype("int64")
 bool_ = np.dtype("bool")
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
+TopK = namedtuple("topk", ["values", "indices"])
 
 
 def default_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -115,6 +117,14 @@ def _index_arrays(index: Any) -> Any:
             raise IndexError("lists used as indices must hold ints or bools")
         return array
     return index
+
+
+def _index_array(index: Any) -> np.ndarray:
+    """An integer index given as a Tensor, array or list, as an array."""
+    array = index.data if isinstance(index, Tensor) else np.asarray(index)
+    if array.dtype.kind not in "iu":
+        raise RuntimeError(f"expected an int32 or int64 index, got dtype {array.dtype}")
+    return array
 
 
 class _HookHandle:
@@ -820,15 +830,90 @@ class Tensor:
         index = index.data if isinstance(index, Tensor) else np.asarray(index)
         return shape_ops.Gather.apply(self, dim=dim, index=index)
 
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        """The slices of ``self`` along ``dim`` at the positions in ``index`` (1-D ints)."""
+        return shape_ops.IndexSelect.apply(self, dim=dim, index=_index_array(index))
+
+    def scatter_add(self, dim: int, index: Any, src: Tensor) -> Tensor:
+        """A copy of ``self`` with ``src`` added along ``dim`` at ``index`` (for dim 0,
+        ``out[index[i][j]][j] += src[i][j]``); repeated indices accumulate."""
+        a, b = _operands(self, src)
+        return shape_ops.ScatterAdd.apply(a, b, dim=dim, index=_index_array(index))
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """``value`` where the bool ``mask`` holds, else ``self`` (mask broadcasts)."""
+        mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        if mask.dtype != bool:
+            raise RuntimeError(f"masked_fill only supports boolean masks, but got mask "
+                               f"with dtype {mask.dtype}")
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise RuntimeError(f"masked_fill only supports a 0-dimensional value "
+                                   f"tensor, but got tensor with {value.ndim} dimension(s).")
+            if value.requires_grad:  # the gradient reaches value too: a where
+                return _operands(self, value)[1].where(mask, self)
+            value = value.item()
+        return ew.MaskedFill.apply(self, mask=mask, value=value)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle of the last two dims (on and below the ``diagonal``-th
+        diagonal); the rest is 0."""
+        return ew.Tril.apply(self, diagonal=diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle of the last two dims (on and above the ``diagonal``-th
+        diagonal); the rest is 0."""
+        return ew.Triu.apply(self, diagonal=diagonal)
+
+    def cumsum(self, dim: int | None = None, *, dtype: Any = None,
+               axis: int | None = None) -> Tensor:
+        """Running sums along ``dim``; integer and bool tensors sum as int64."""
+        dim = _dim_arg(dim, axis)
+        if dim is None:
+            raise TypeError("cumsum() missing required argument 'dim'")
+        d = normalize_dim(dim, self.ndim, "cumsum")
+        x = self
+        if dtype is not None:
+            x = x.to(dtype)
+        elif x.data.dtype.kind in "biu":
+            x = x.to(int64)
+        return reduce.Cumsum.apply(x, dim=d)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        """The ``k`` largest (or smallest) values along ``dim`` and their indices, as
+        ``(values, indices)``, largest first. The values are picked with ``gather``,
+        so their gradient goes to the elements picked. Ties keep the lower index
+        first; ``sorted=False`` returns them sorted too (PyTorch leaves that order
+        unspecified)."""
+        d = normalize_dim(dim, self.ndim, "topk")
+        n = self.shape[d] if self.ndim else 1
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
+            raise RuntimeError(f"topk: selected index k out of range (k={k} for a dim of "
+                               f"size {n}, shape {self.shape})")
+        if self.ndim == 0:  # as a 1-element vector, then back to 0-d
+            values, index = self.reshape(1).topk(k, 0, largest, sorted)
+            return TopK(values.reshape(()), index.reshape(())) if k else TopK(values, index)
+        keys = self.data
+        if keys.dtype.kind in "bu":
+            keys = keys.astype(np.int64)
+        if largest:
+            keys = -keys
+        order = np.argsort(keys, axis=d, kind="stable")
+        index = np.take(order, np.arange(k), axis=d)
+        return TopK(self.gather(d, index), Tensor._make(index.astype(int64), None))
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: Any = None) -> Tensor:
+        """Indices drawn from each row of non-negative weights (see
+        :func:`autograd.random.multinomial`); ``autograd.manual_seed`` fixes them."""
+        return Tensor._make(_multinomial(self.data, num_samples, replacement, generator), None)
+
     def _sum_to(self, shape: tuple) -> Tensor:
         """``sum_to_size`` for shapes already known to broadcast (backward's use)."""
         return reduce.SumTo.apply(self, shape=shape)
 
     def _index_add_into(self, shape: tuple, index: Any) -> Tensor:
         return shape_ops.IndexAdd.apply(self, shape=shape, index=index)
-
-    def _scatter_add_into(self, shape: tuple, dim: int, index: Any) -> Tensor:
-        return shape_ops.ScatterAdd.apply(self, shape=shape, dim=dim, index=index)
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple:
         """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or

@@ -75,7 +75,8 @@ _FUNCTION_FORMS = [
     "clamp", "clip", "maximum", "minimum", "pow", "sum", "mean", "var", "std", "prod", "max",
     "min", "amax", "amin", "argmax", "argmin", "logsumexp", "softmax", "log_softmax",
     "reshape", "flatten", "transpose", "permute", "unsqueeze", "squeeze", "matmul", "dot",
-    "split", "chunk", "gather", "broadcast_to",
+    "split", "chunk", "gather", "broadcast_to", "tril", "triu", "masked_fill", "cumsum",
+    "index_select", "scatter_add", "topk", "multinomial",
 ]
 
 globals().update({name: _method(name) for name in _FUNCTION_FORMS})

@@ -382,3 +382,59 @@ class Clone(Op):
 
     def backward(self, g):
         return (g,)
+
+
+class MaskedFill(Op):
+    """z = value where mask, else a (mask broadcast against a).
+    dz/da = 0 where mask, else 1"""
+
+    __slots__ = ("mask",)
+
+    def forward(self, a, mask=None, value=0.0):
+        self.mask = mask
+        return np.where(mask, np.asarray(value, dtype=a.dtype), a)
+
+    def backward(self, g):
+        return (mask_grad(g, ~self.mask),)
+
+    @classmethod
+    def explain(cls, err, a, mask=None, value=0.0):
+        if "broadcast" in str(err):
+            return broadcast_error("masked_fill", a, mask)
+        return super().explain(err, a, mask=mask, value=value)
+
+
+class Tril(Op):
+    """z = x with the elements above the ``diagonal``-th diagonal of its last two
+    dims set to 0.   dz/dx = 1 on the kept triangle, 0 elsewhere"""
+
+    __slots__ = ("diagonal",)
+
+    def forward(self, x, diagonal=0):
+        self.check(x)
+        self.diagonal = diagonal
+        return np.tril(x, diagonal)
+
+    def backward(self, g):
+        return (Tril.apply(g, diagonal=self.diagonal),)
+
+    @classmethod
+    def check(cls, x):
+        if x.ndim < 2:
+            raise RuntimeError(f"{cls.op_name()}: input tensor must have at least 2 "
+                               f"dimensions, got shape {tuple(x.shape)}")
+
+
+class Triu(Tril):
+    """z = x with the elements below the ``diagonal``-th diagonal of its last two
+    dims set to 0.   dz/dx = 1 on the kept triangle, 0 elsewhere"""
+
+    __slots__ = ()
+
+    def forward(self, x, diagonal=0):
+        self.check(x)
+        self.diagonal = diagonal
+        return np.triu(x, diagonal)
+
+    def backward(self, g):
+        return (Triu.apply(g, diagonal=self.diagonal),)

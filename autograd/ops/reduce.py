@@ -228,3 +228,21 @@ class LogSoftmax(Op):
     def backward(self, g):
         y = self.output()
         return (g - y.exp() * g.sum(self.dim, keepdim=True),)
+
+
+class Cumsum(Op):
+    """z_i = Σ_{j ≤ i} x_j along dim (``reverse``: Σ_{j ≥ i}).
+    dz/dx · g = the cumulative sum of g the other way round, Σ_{i ≥ j} g_i"""
+
+    __slots__ = ("dim", "reverse")
+
+    def forward(self, x, dim=0, reverse=False):
+        self.dim, self.reverse = dim, reverse
+        if x.ndim == 0:
+            return x.copy()
+        if reverse:
+            return np.flip(np.cumsum(np.flip(x, dim), axis=dim), dim).copy()
+        return np.cumsum(x, axis=dim)
+
+    def backward(self, g):
+        return (Cumsum.apply(g, dim=self.dim, reverse=not self.reverse),)

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Op
+from ..backend import array_module
+from ..function import Op, constant
 from .dims import normalize_dim
 
 
@@ -157,6 +158,17 @@ class IndexAdd(Op):
         return (g[self.index],)
 
 
+def check_index(index: Any, size: int, op: str, dim: int, kind: type = RuntimeError) -> None:
+    """Raise PyTorch's error (of type ``kind`` for a value out of range) unless
+    ``index`` holds integers in [0, size): numpy would silently wrap a negative one."""
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {index.dtype}")
+    if index.size and (index.min() < 0 or index.max() >= size):
+        bad = index.min() if index.min() < 0 else index.max()
+        raise kind(f"{op}(): index {bad} is out of bounds for dimension {dim} "
+                         f"with size {size}")
+
+
 class Gather(Op):
     """z = x picked along dim at ``index`` (torch.gather).
     dz/dx: the gradient added back at the same places"""
@@ -173,6 +185,7 @@ class Gather(Op):
                 f"of dims and be no larger than the input {tuple(x.shape)} apart from "
                 f"dim {dim}"
             )
+        check_index(index, x.shape[self.dim], "gather", dim)
         self.index = index
         # as torch.gather, an index smaller than x in the other dims reads x's corner
         corner = tuple(slice(None) if i == self.dim else slice(0, m)
@@ -180,25 +193,81 @@ class Gather(Op):
         return np.take_along_axis(x[corner], index, axis=self.dim)
 
     def backward(self, g):
-        return (g._scatter_add_into(self.inputs[0].shape, self.dim, self.index),)
+        (x,) = self.inputs
+        zeros = constant(array_module(g.data).zeros(x.shape, dtype=g.dtype))
+        return (ScatterAdd.apply(zeros, g, dim=self.dim, index=self.index),)
 
 
 class ScatterAdd(Op):
-    """z = zeros(shape) with g added along dim at ``index``.
-    dz/dg: z's gradient gathered at the same places"""
+    """z = x with src added along dim at ``index`` (torch.scatter_add; for dim 0,
+    z[index[i, j], j] += src[i, j], repeats accumulating; only the index-shaped
+    corner of src is read).
+    dz/dx = 1,  dz/dsrc: the gradient gathered at ``index`` (zero outside the corner)"""
 
     __slots__ = ("dim", "index")
 
-    def forward(self, g, shape=(), dim=0, index=None):
-        self.dim, self.index = dim, index
-        out = np.zeros(shape, dtype=g.dtype)
+    def forward(self, x, src, dim=0, index=None):
+        self.dim = d = normalize_dim(dim, x.ndim, "scatter_add")
+        if index.ndim != x.ndim or src.ndim != x.ndim:
+            raise RuntimeError(
+                f"scatter_add(): index {tuple(index.shape)}, self {tuple(x.shape)} and src "
+                f"{tuple(src.shape)} must have the same number of dimensions"
+            )
+        if x.dtype != src.dtype:
+            raise RuntimeError(f"scatter_add(): expected self.dtype to be equal to src.dtype, "
+                               f"got {x.dtype} and {src.dtype}")
+        if any(m > s or (i != d and m > n)
+               for i, (m, n, s) in enumerate(zip(index.shape, x.shape, src.shape))):
+            raise RuntimeError(
+                f"scatter_add(): expected index {list(index.shape)} to be no larger than self "
+                f"{list(x.shape)} apart from dimension {d} and to be no larger than src "
+                f"{list(src.shape)}"
+            )
+        check_index(index, x.shape[d], "scatter_add", dim)
+        self.index = index
         grid = list(np.indices(index.shape, sparse=True))
-        grid[dim] = index
-        np.add.at(out, tuple(grid), g)
+        grid[d] = index
+        out = x.copy()
+        np.add.at(out, tuple(grid), src[tuple(slice(0, m) for m in index.shape)])
         return out
 
     def backward(self, g):
-        return (g.gather(self.dim, self.index),)
+        src = self.inputs[1]
+        gsrc = None
+        if self.needs_input_grad[1]:
+            gsrc = Gather.apply(g, dim=self.dim, index=self.index)
+            if gsrc.shape != src.shape:  # the part of src the index never reached
+                widths = [w for m, n in zip(gsrc.shape[::-1], src.shape[::-1]) for w in (0, n - m)]
+                gsrc = Pad.apply(gsrc, pad=tuple(widths), value=0.0)
+        return g, gsrc
+
+
+class IndexSelect(Op):
+    """z = the slices of x along dim listed in ``index`` (1-D, repeats allowed).
+    dz/dx: the gradient added back into those slices, summed where an index repeats"""
+
+    __slots__ = ("dim", "index")
+
+    def forward(self, x, dim=0, index=None):
+        if index.ndim > 1:
+            raise IndexError(f"index_select(): Index is supposed to be a vector, got shape "
+                             f"{tuple(index.shape)}")
+        self.dim = d = normalize_dim(dim, x.ndim, "index_select")
+        check_index(index, x.shape[d] if x.ndim else 1, "index_select", dim, IndexError)
+        self.index = index.reshape(-1)
+        if x.ndim == 0:  # as PyTorch: a 0-d tensor takes one index, 0, and stays 0-d
+            if index.size != 1:
+                raise IndexError(f"index_select(): Index to scalar can have only 1 value, "
+                                 f"got {index.size} value(s)")
+            return x.copy()
+        return np.take(x, self.index, axis=d)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        if x.ndim == 0:
+            return (g,)
+        where = (slice(None),) * self.dim + (self.index,)
+        return (IndexAdd.apply(g, shape=x.shape, index=where),)
 
 
 class Cat(Op):
