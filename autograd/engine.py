@@ -267,8 +267,33 @@ def _run_hooks(hooks: list, grad: Any, accumulate: bool) -> Any:
             continue
         new = hook(grad)
         if new is not None:
-            grad = new
+            grad = _hook_result(hook, grad, new)
     return grad
+
+
+def _hook_result(hook: Callable, grad: Any, new: Any) -> Any:
+    """``new`` if it may replace ``grad``: a value of the same kind, shape, dtype and
+    device (PyTorch's checks; summing a wrong shape down would be silently wrong)."""
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if isinstance(grad, float):  # a Scalar graph: any real number will do
+        if isinstance(new, (int, float)) and not isinstance(new, bool):
+            return float(new)
+        raise TypeError(f"hook '{name}' returned {type(new).__name__}; a Scalar's hook "
+                        "must return a number (the new gradient) or None")
+    if not isinstance(new, type(grad)):
+        raise TypeError(f"hook '{name}' returned {type(new).__name__}; a hook must return "
+                        f"a {type(grad).__name__} (the new gradient) or None")
+    if new.shape != grad.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value: the gradient "
+                           f"has shape {tuple(grad.shape)}, the hook returned "
+                           f"{tuple(new.shape)}")
+    if new.dtype != grad.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value "
+                           f"(was {grad.dtype} got {new.dtype})")
+    if new.device != grad.device:
+        raise RuntimeError(f"hook '{name}' has changed the device of value "
+                           f"(was {grad.device} got {new.device})")
+    return new
 
 
 def _node_hooks(node: Node, grad: Any, accumulate: bool) -> Any:

@@ -106,13 +106,7 @@ class Op(Node):
         arrays = [t.data for t in self.inputs]
         if self.saved is not None:
             arrays += [a for a in self.saved if isinstance(a, _ndarray)]
-        for array in arrays:
-            if engine.modified_since(array, self.epoch):
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been "
-                    f"modified by an inplace operation: an array of shape {array.shape} "
-                    f"saved by {self.name()} was changed after the forward pass"
-                )
+        check_not_modified(self, arrays)
 
     def release(self) -> None:
         self.inputs = None
@@ -127,6 +121,18 @@ class Op(Node):
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+
+def check_not_modified(node: Node, arrays: list) -> None:
+    """Refuse to run ``node``'s rule if one of the ``arrays`` it kept for backward was
+    changed in place after the node was recorded (its gradient would be wrong)."""
+    for array in arrays:
+        if engine.modified_since(array, node.epoch):
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been "
+                f"modified by an inplace operation: an array of shape {array.shape} "
+                f"saved by {node.name()} was changed after the forward pass"
+            )
 
 
 def constant(array: Any) -> Any:
@@ -155,10 +161,15 @@ class FunctionCtx(Node):
         "output_meta",
         "materialize_grads",
         "tensor_positions",
+        "epoch",
         "__dict__",  # users may stash anything on ctx, as in PyTorch
     )
 
     def save_for_backward(self, *tensors: Any) -> None:
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save Tensors or None, but "
+                                f"argument {i} is of type {type(t).__name__}")
         self.to_save = tensors
 
     @property
@@ -186,6 +197,8 @@ class FunctionCtx(Node):
         raise RuntimeError(f"{self.name()}: gradient for a tensor it did not produce")
 
     def vjp(self, grad: Any) -> tuple:
+        if engine._epoch[0] != self.epoch:  # something was changed in place since forward
+            check_not_modified(self, [t.data for t in self.to_save if t is not None])
         grads = grad if self.n_outputs > 1 else [grad]
         if self.materialize_grads:
             grads = [
@@ -299,6 +312,8 @@ class Function:
                 wrapped.append(Tensor._make(o.data, None))
             else:
                 wrapped.append(Tensor._make(o.data, ctx))
+        # after forward: what forward itself changed in place was saved as it is now
+        ctx.epoch = engine._epoch[0]
         ctx.output_refs = tuple(weakref.ref(o) for o in wrapped)
         ctx.output_meta = tuple((o.shape, o.dtype) for o in wrapped)
         index = {id(o): i for i, o in enumerate(outputs)}

@@ -21,7 +21,7 @@ class Parameter(Tensor):
         if data is None:
             data = []
         self.data = data.data if isinstance(data, Tensor) else default_array(data)
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._hooks = None
         self.requires_grad = False

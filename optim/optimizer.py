@@ -161,7 +161,10 @@ class Optimizer:
         with no_grad():
             for group in self.param_groups:
                 for param in group["params"]:
-                    if param.grad is not None:
+                    grad = param.grad
+                    if grad is not None:
+                        if grad.data.shape != param.data.shape:
+                            _wrong_grad_shape(self, param, grad)
                         self._update(param, self.state[param], group)
         return loss
 
@@ -225,6 +228,15 @@ class Optimizer:
              "params": group["params"]}
             for group, saved in zip(self.param_groups, saved_groups)
         ]
+
+
+def _wrong_grad_shape(optimizer: Optimizer, param: Tensor, grad: Tensor) -> None:
+    # ``p.grad = g`` is checked when assigned; this catches ``p.grad.data = ...``:
+    # a gradient of another shape must never be broadcast into the update
+    raise RuntimeError(
+        f"{type(optimizer).__name__}.step: a parameter of shape {tuple(param.shape)} holds "
+        f"a gradient of shape {tuple(grad.shape)}; they must match"
+    )
 
 
 def _state_for(param: Tensor, index: int, values: dict[str, Any]) -> dict[str, Any]:

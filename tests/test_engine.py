@@ -4,6 +4,7 @@ grad mode, very deep graphs, memory, the backward driver and in-place checks."""
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import tracemalloc
 import weakref
@@ -329,6 +330,36 @@ def test_new_thread_starts_with_grad_enabled():
         thread.start()
         thread.join(10)
     assert seen == [True]
+
+
+def test_concurrent_backward_on_one_graph_loses_no_update():
+    """Threads running backward(retain_graph=True) on one shared graph each add their
+    whole gradient to the leaf (PyTorch's guarantee). A tiny switch interval makes
+    the interpreter swap threads often, so a lost update shows in every run."""
+    n_threads, reps, trials = 4, 20, 30
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(trials):
+            x = leaf([1.0, 2.0, 3.0])
+            w = leaf([0.5, -1.0, 2.0])
+            y = (x * w).sum()
+            start = threading.Barrier(n_threads)
+
+            def work(y=y, start=start):
+                start.wait(10)
+                for _ in range(reps):
+                    y.backward(retain_graph=True)
+
+            threads = [threading.Thread(target=work) for _ in range(n_threads)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            np.testing.assert_array_equal(x.grad.data, n_threads * reps * w.data)
+            np.testing.assert_array_equal(w.grad.data, n_threads * reps * x.data)
+    finally:
+        sys.setswitchinterval(previous)
 
 
 # --------------------------------------------------------------------------- deep graphs

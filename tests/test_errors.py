@@ -60,6 +60,67 @@ def _unused_input(lib):
     grad((x * 2).sum(), [x, unused])
 
 
+def _function_saved_modified(lib):
+    """A user Function saves its inputs; one is changed in place before backward."""
+    Function = autograd.Function if lib is autograd else lib.autograd.Function
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, grad):
+            a, b = ctx.saved_tensors
+            return grad * b, grad * a
+
+    x, w = lib.ones(3, requires_grad=True), lib.ones(3) * 2
+    y = Mul.apply(x, w).sum()
+    with (autograd.no_grad() if lib is autograd else lib.no_grad()):
+        w.add_(100)
+    y.backward()
+
+
+def _function_saves_non_tensor(lib):
+    Function = autograd.Function if lib is autograd else lib.autograd.Function
+
+    class Keep(Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a, 3)
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2
+
+    Keep.apply(lib.ones(3, requires_grad=True))
+
+
+def _hook_returns(value_of):
+    """A hook on a non-leaf (3,) tensor returns ``value_of(lib)``; then backward."""
+    def run(lib):
+        x = lib.ones(3, requires_grad=True)
+        h = x * 2
+        h.register_hook(lambda g: value_of(lib))
+        h.sum().backward()
+    return run
+
+
+def _leaf_hook_returns_float(lib):
+    x = lib.ones(3, requires_grad=True)
+    x.register_hook(lambda g: 1.5)
+    (x * 2).sum().backward()
+
+
+def _assign_grad(value_of):
+    def run(lib):
+        p = lib.ones(3, requires_grad=True)
+        p.grad = value_of(lib)
+    return run
+
+
 CASES = {
     # binary ops whose shapes do not broadcast: the op and both shapes
     "add_shapes": ErrorCase(
@@ -294,6 +355,47 @@ CASES = {
     "arange_zero_step": ErrorCase(
         lambda: autograd.arange(0, 3, 0), lambda t: t.arange(0, 3, 0),
         RuntimeError, ["arange", "step"]),
+    # what users hand in through the other doors (issue 9)
+    "function_saved_modified": ErrorCase(
+        lambda: _function_saved_modified(autograd), _function_saved_modified,
+        RuntimeError, ["modified by an inplace operation", "MulBackward", "(3,)"]),
+    "function_saves_non_tensor": ErrorCase(
+        lambda: _function_saves_non_tensor(autograd), _function_saves_non_tensor,
+        TypeError, ["save_for_backward", "argument 1", "int"]),
+    "hook_changes_shape": ErrorCase(
+        lambda: _hook_returns(lambda lib: lib.ones(2, 3))(autograd),
+        _hook_returns(lambda lib: lib.ones(2, 3)),
+        RuntimeError, ["hook '<lambda>'", "changed the size", "(3,)", "(2, 3)"]),
+    "hook_changes_length": ErrorCase(
+        lambda: _hook_returns(lambda lib: lib.ones(5))(autograd),
+        _hook_returns(lambda lib: lib.ones(5)),
+        RuntimeError, ["hook '<lambda>'", "changed the size", "(3,)", "(5,)"]),
+    "hook_returns_float": ErrorCase(
+        lambda: _hook_returns(lambda lib: 1.5)(autograd), _hook_returns(lambda lib: 1.5),
+        TypeError, ["hook '<lambda>'", "float", "Tensor"]),
+    "hook_changes_dtype": ErrorCase(
+        lambda: _hook_returns(lambda lib: lib.ones(3, dtype=lib.float64))(autograd),
+        _hook_returns(lambda lib: lib.ones(3, dtype=lib.float64)),
+        RuntimeError, ["hook '<lambda>'", "changed the type", "float32", "float64"]),
+    "leaf_hook_returns_float": ErrorCase(
+        lambda: _leaf_hook_returns_float(autograd), _leaf_hook_returns_float,
+        TypeError, ["hook '<lambda>'", "float"]),
+    "assign_grad_shape": ErrorCase(
+        lambda: _assign_grad(lambda lib: lib.ones(1))(autograd),
+        _assign_grad(lambda lib: lib.ones(1)),
+        RuntimeError, ["assign a gradient", "[1]", "[3]", "same size"]),
+    "assign_grad_dtype": ErrorCase(
+        lambda: _assign_grad(lambda lib: lib.ones(3, dtype=lib.float64))(autograd),
+        _assign_grad(lambda lib: lib.ones(3, dtype=lib.float64)),
+        RuntimeError, ["assign a gradient", "float64", "float32"]),
+    "assign_grad_int": ErrorCase(
+        lambda: _assign_grad(lambda lib: lib.ones(3, dtype=lib.int64))(autograd),
+        _assign_grad(lambda lib: lib.ones(3, dtype=lib.int64)),
+        RuntimeError, ["assign a gradient", "int64", "float32"]),
+    "assign_grad_not_tensor": ErrorCase(
+        lambda: _assign_grad(lambda lib: np.ones(3, dtype=np.float32))(autograd),
+        _assign_grad(lambda lib: np.ones(3, dtype=np.float32)),
+        TypeError, ["assigned grad", "Tensor or None", "ndarray"]),
     "add_string": ErrorCase(
         lambda: autograd.ones(2) + "x", lambda t: t.ones(2) + "x",
         TypeError, ["str"]),

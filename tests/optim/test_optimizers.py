@@ -369,3 +369,16 @@ def test_base_optimizer_without_rule():
     p.sum().backward()
     with pytest.raises(NotImplementedError, match="override step"):
         opt.step()
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
+def test_step_refuses_a_grad_of_another_shape(name):
+    """A gradient whose array was swapped for one of another shape is never broadcast
+    into the update (assigning ``p.grad`` itself is refused earlier, as in PyTorch)."""
+    p = autograd.ones(3, requires_grad=True)
+    p.grad = autograd.ones(3)
+    p.grad.data = np.ones(1, dtype=np.float32)
+    opt = getattr(optim, name)([p], lr=0.1)
+    with pytest.raises(RuntimeError, match=r"shape \(3,\).*shape \(1,\)"):
+        opt.step()
+    np.testing.assert_array_equal(p.data, np.ones(3))
