@@ -8,7 +8,7 @@
     tensor([2., 4., 6.])
 """
 
-from . import data, functional, viz
+from . import data, distributed, functional, viz
 from .engine import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .factories import (
     arange,
@@ -44,7 +44,7 @@ long = int64
 
 __all__ = [
     "Tensor", "Scalar", "Function", "FunctionCtx", "grad", "backward", "functional",
-    "data", "viz",
+    "data", "distributed", "viz",
     "gradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "manual_seed", "tensor", "as_tensor", "zeros", "ones", "full",
     "empty", "zeros_like", "ones_like", "full_like", "randn", "rand", "randint",

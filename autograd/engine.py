@@ -13,8 +13,11 @@ record it would throw away. Everything here is iterative: a chain of a million
 nodes is sorted, walked and freed without recursion.
 
 What the engine needs from a value: ``grad_fn``, ``requires_grad``, ``_hooks``
-(a list of hook functions or None) and ``_accumulate_grad(g, create_graph)``.
-What it needs from a node: ``inputs``, ``hooks``, ``vjp(grad)`` and ``release()``.
+(a list of hook functions or None) and ``_accumulate_grad(g, create_graph)``; a
+leaf may also hold ``_post_accumulate_grad_hooks``, called with the leaf once its
+``.grad`` was updated. What it needs from a node: ``inputs``, ``hooks``,
+``vjp(grad)`` and ``release()``. :func:`queue_callback` runs a function when the
+backward pass now running ends (what ``DistributedDataParallel`` waits in).
 """
 
 from __future__ import annotations
@@ -214,7 +217,10 @@ def topological_order(roots: list) -> list:
     """Keys (nodes and leaf values) reachable from ``roots``, each after all users.
 
     Iterative depth-first search; a key is listed after every key that feeds it a
-    gradient, so walking the list front to back is a valid backward order.
+    gradient, so walking the list front to back is a valid backward order. A leaf
+    comes right after its last user, so its ``.grad`` (and the hooks that follow,
+    such as DDP's all-reduce) is done as soon as its gradient is complete, not at
+    the end of backward.
     """
     state: dict = {}  # key -> False while its inputs are explored, True when listed
     postorder: list = []
@@ -231,12 +237,17 @@ def topological_order(roots: list) -> list:
                     inputs = key.inputs
                     if inputs is None:
                         raise RuntimeError(FREED_GRAPH)
+                    base = len(stack)
                     for value in inputs:
                         if value.requires_grad:
                             fn = value.grad_fn
-                            child = value if fn is None else fn
-                            if child not in state:
-                                stack.append(child)
+                            if fn is not None:
+                                if fn not in state:
+                                    stack.append(fn)
+                            elif value not in state:
+                                # below the node's other inputs: popped, so listed,
+                                # after their subgraphs, right before this node
+                                stack.insert(base, value)
             else:
                 stack.pop()
                 if seen is False:
@@ -305,6 +316,31 @@ def _node_hooks(node: Node, grad: Any, accumulate: bool) -> Any:
     return grad
 
 
+class _Callbacks(threading.local):
+    def __init__(self) -> None:
+        self.stack: list = []  # one list of callbacks per backward pass running here
+
+
+_callbacks = _Callbacks()
+
+
+def queue_callback(fn: Callable[[], Any]) -> None:
+    """Call ``fn()`` when the backward pass now running in this thread ends.
+
+    PyTorch's ``Variable._execution_engine.queue_callback``: meant for hooks that
+    start work during backward and must finish it once every gradient is in (as
+    ``DistributedDataParallel`` waits for its all-reduces). Callbacks run in the
+    order queued, after the last node; they are dropped if backward raises.
+    """
+    stack = _callbacks.stack
+    if not stack:
+        raise RuntimeError(
+            "queue_callback: no backward pass is running in this thread (call it from a "
+            "hook or a backward rule)"
+        )
+    stack[-1].append(fn)
+
+
 def iter_backward(
     roots: list,
     root_grads: list,
@@ -328,6 +364,23 @@ def iter_backward(
         _add(grads, _key(root), root, grad)
     order = topological_order(list(dict.fromkeys(_key(r) for r in roots)))
     accumulate = capture is None
+    callbacks: list = []
+    running = _callbacks.stack
+    running.append(callbacks)  # on the stack only while this pass runs (not while paused)
+    try:
+        yield from _walk(order, grads, accumulate, capture, retain_graph, create_graph,
+                         steps, running, callbacks)
+        while callbacks:  # a callback may queue another
+            callbacks.pop(0)()
+    finally:
+        if running and running[-1] is callbacks:
+            running.pop()
+
+
+def _walk(order: list, grads: dict, accumulate: bool, capture: dict | None,
+          retain_graph: bool, create_graph: bool, steps: bool, running: list,
+          callbacks: list) -> Iterator[Step]:
+    """The loop of :func:`iter_backward`: run each key's rule in ``order``."""
     pop = grads.pop
     get = grads.get
     for key in order:
@@ -339,6 +392,10 @@ def iter_backward(
                 grad = _run_hooks(key._hooks, grad, accumulate)
             if accumulate:
                 key._accumulate_grad(grad, create_graph)
+                post = getattr(key, "_post_accumulate_grad_hooks", None)
+                if post:
+                    for hook in tuple(post):
+                        hook(key)
             elif key in capture:
                 capture[key] = grad
             continue
@@ -377,7 +434,9 @@ def iter_backward(
         if not retain_graph:
             node.release()
         if steps:
+            running.pop()
             yield _make_step(Step, (node, grad, grad_inputs))
+            running.append(callbacks)
 
 
 _make_step = tuple.__new__

@@ -182,7 +182,8 @@ class Tensor:
     to int64; a numpy array keeps its dtype; ``dtype=`` always wins.
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_hooks",
+                 "_post_accumulate_grad_hooks", "__weakref__")  # the last unset until used
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
 
@@ -419,6 +420,24 @@ class Tensor:
         # a user hook runs before retain_grad stores the gradient, as in PyTorch
         at = next((i for i, h in enumerate(hooks) if isinstance(h, RetainGrad)), len(hooks))
         hooks.insert(at, hook)
+        return _HookHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable) -> _HookHandle:
+        """Call ``hook(self)`` each time backward has summed a gradient into this
+        leaf's ``.grad`` (after the ``register_hook`` hooks). Returns a handle with
+        ``remove()``. ``DistributedDataParallel`` starts its all-reduces from here."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "cannot register a hook on a tensor that doesn't require gradient"
+            )
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        hooks = getattr(self, "_post_accumulate_grad_hooks", None)
+        if hooks is None:
+            hooks = self._post_accumulate_grad_hooks = []
+        hooks.append(hook)
         return _HookHandle(hooks, hook)
 
     def _node_hooks(self) -> list:

@@ -7,7 +7,7 @@ Layer files each add one ``from .layers.<file> import ...`` line below.
 """
 # ruff: noqa: F401  (this file re-exports)
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .containers import ModuleDict, ModuleList, Sequential
 from .layers.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .layers.conv import Conv2d

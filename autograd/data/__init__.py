@@ -10,8 +10,9 @@
 from . import datasets
 from .dataset import Dataset, Subset, TensorDataset, random_split
 from .loader import DataLoader, default_collate
+from .sampler import DistributedSampler, Sampler
 
 __all__ = [
-    "DataLoader", "Dataset", "Subset", "TensorDataset", "datasets", "default_collate",
-    "random_split",
+    "DataLoader", "Dataset", "DistributedSampler", "Sampler", "Subset", "TensorDataset",
+    "datasets", "default_collate", "random_split",
 ]

@@ -11,7 +11,7 @@ The batch size picks the flavour of gradient descent the training loop runs:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -84,6 +84,9 @@ class DataLoader:
     epoch, from ``numpy.random.default_rng(seed)`` (made once per loader) when
     ``seed`` is given, else from the generator ``autograd.manual_seed`` seeds.
 
+    ``sampler`` (instead of ``shuffle``) picks the indices and their order, e.g. a
+    :class:`~autograd.data.DistributedSampler` for this rank's share of the data.
+
     A TensorDataset (or a Subset of one) is served fast: each batch is one fancy
     index into each tensor's array, a tuple of Tensors that need no grad. Any
     other dataset is read sample by sample and merged with ``collate_fn``
@@ -98,6 +101,7 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | None = None,
         *,
+        sampler: Iterable[int] | None = None,
         collate_fn: Callable[[list], Any] | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
@@ -106,7 +110,10 @@ class DataLoader:
                 f"DataLoader: batch_size should be a positive integer value, but got "
                 f"batch_size={batch_size!r}"
             )
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
         self.dataset = dataset
+        self.sampler = sampler
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -115,10 +122,12 @@ class DataLoader:
         self._rng = None if seed is None else np.random.default_rng(seed)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _order(self) -> np.ndarray:
+        if self.sampler is not None:
+            return np.fromiter(self.sampler, dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)

@@ -1,0 +1,5 @@
+"""Parallel training (plays ``torch.nn.parallel``): ``DistributedDataParallel``."""
+
+from .distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]
