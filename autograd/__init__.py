@@ -12,7 +12,6 @@ from . import data, distributed, functional, viz
 from .engine import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .factories import (
     arange,
-    as_tensor,
     empty,
     eye,
     full,
@@ -33,7 +32,7 @@ from .functional import backward, grad
 from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .scalar import Scalar
-from .tensor import Tensor, bool_, float32, float64, int64
+from .tensor import Tensor, as_tensor, bool_, float32, float64, int64
 from .tensor_functions import *  # noqa: F403  (cat, stack, where, exp, ...)
 from .tensor_functions import __all__ as _function_forms
 

@@ -10,25 +10,19 @@ from typing import Any
 
 import numpy as np
 
+from .function import constant
 from .random import default_generator
 from .tensor import Tensor, _int_dims, float32, int64
 
 
 def _finish(array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
-    t = Tensor._make(array if dtype is None else array.astype(dtype, copy=False), None)
+    t = constant(array if dtype is None else array.astype(dtype, copy=False))
     return t.requires_grad_(True) if requires_grad else t
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new Tensor from ``data`` (copied), as ``torch.tensor``."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def as_tensor(data: Any, dtype: Any = None) -> Tensor:
-    """``data`` itself if it is already a Tensor of that dtype, else a new Tensor."""
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
-        return data
-    return Tensor(data, dtype=dtype)
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:

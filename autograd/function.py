@@ -15,15 +15,33 @@ static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` on Tensors.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import weakref
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from . import engine
+from .backend import as_array as _as_array
+from .backend import ndarray as _ndarray
 from .engine import Node, _mode
 
-# Set by autograd.tensor: the class op outputs are wrapped in.
-Tensor: Any = None
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+# ----------------------------------------------------------------- the Tensor class
+# Ops sit below ``autograd.tensor`` in the layer list (DESIGN.md), yet they wrap
+# their outputs in Tensors. So this layer declares the class it needs and the
+# tensor layer binds it, once, with ``bind_tensor_class`` right after defining
+# ``Tensor``. This is the only binding of a higher layer into a lower one; ops
+# never touch ``_Tensor`` themselves: they return arrays, and wrap constants with
+# :func:`constant`.
+_Tensor: type[Tensor]
+
+
+def bind_tensor_class(cls: type[Tensor]) -> None:
+    """Make ``cls`` the class op outputs are wrapped in (called by autograd.tensor)."""
+    global _Tensor
+    _Tensor = cls
 
 
 class Op(Node):
@@ -58,8 +76,8 @@ class Op(Node):
                 node.needs_input_grad = needs
                 node.epoch = engine._epoch[0]
                 node.hooks = None
-                return Tensor._make(out, node)
-        return Tensor._make(out, None)
+                return _Tensor._make(out, node)
+        return _Tensor._make(out, None)
 
     @classmethod
     def explain(cls, err: Exception, *inputs: Any, **attrs: Any) -> Exception:
@@ -72,7 +90,12 @@ class Op(Node):
 
     @classmethod
     def op_name(cls) -> str:
-        return cls.__name__.lower()
+        """The name errors use: the class name without its ``Op`` suffix, lower case.
+        (An op class whose name would be a layer's, as ``nn.Tanh``, ends in ``Op``.)"""
+        return cls.__name__.removesuffix("Op").lower()
+
+    def name(self) -> str:
+        return type(self).__name__.removesuffix("Op") + "Backward0"
 
     def vjp(self, grad: Any) -> tuple:
         if engine._epoch[0] != self.epoch:
@@ -100,7 +123,7 @@ class Op(Node):
         ``grad_fn=self`` (instead of keeping the output Tensor, which would make a
         reference cycle) lets a second derivative flow through this node again.
         """
-        return Tensor._make(self.saved[-1], self if _mode.enabled else None)
+        return _Tensor._make(self.saved[-1], self if _mode.enabled else None)
 
     def _check_not_modified(self) -> None:
         arrays = [t.data for t in self.inputs]
@@ -135,16 +158,13 @@ def check_not_modified(node: Node, arrays: list) -> None:
             )
 
 
-def constant(array: Any) -> Any:
-    """``array`` as a Tensor outside the graph, without a copy: for the masks and
-    weights that backward rules multiply by (they carry no gradient)."""
-    return Tensor._make(array, None)
+def constant(array: Any) -> Tensor:
+    """``array`` as a Tensor outside the graph, without a copy.
 
-
-# numpy specifics used on the hot path above; other backends' arrays pass
-# through ``backend.as_array`` (see autograd/backend.py).
-from .backend import as_array as _as_array  # noqa: E402
-from .backend import ndarray as _ndarray  # noqa: E402
+    The one way to wrap an array that carries no gradient: masks and weights in
+    backward rules, op outputs made outside any op, gradients built by hand.
+    """
+    return _Tensor._make(array, None)
 
 # --------------------------------------------------------------------------- user Functions
 
@@ -167,7 +187,7 @@ class FunctionCtx(Node):
 
     def save_for_backward(self, *tensors: Any) -> None:
         for i, t in enumerate(tensors):
-            if t is not None and not isinstance(t, Tensor):
+            if t is not None and not isinstance(t, _Tensor):
                 raise TypeError(f"save_for_backward can only save Tensors or None, but "
                                 f"argument {i} is of type {type(t).__name__}")
         self.to_save = tensors
@@ -202,7 +222,7 @@ class FunctionCtx(Node):
         grads = grad if self.n_outputs > 1 else [grad]
         if self.materialize_grads:
             grads = [
-                g if g is not None else Tensor._make(np.zeros(shape, dtype), None)
+                g if g is not None else constant(np.zeros(shape, dtype))
                 for g, (shape, dtype) in zip(grads, self.output_meta)
             ]
         result = self.fn_cls.backward(self, *grads)
@@ -219,8 +239,8 @@ class FunctionCtx(Node):
             if g is None or not self.needs_input_grad[pos]:
                 out.append(None)
                 continue
-            if not isinstance(g, Tensor):
-                g = Tensor(g, dtype=value.dtype)
+            if not isinstance(g, _Tensor):
+                g = _Tensor(g, dtype=value.dtype)
             if g.shape != value.shape:
                 raise RuntimeError(
                     f"function {self.name()} returned a gradient of shape {g.shape} "
@@ -246,7 +266,7 @@ class _SavedOutput(NamedTuple):
 
     def unpack(self, ctx: FunctionCtx) -> Any:
         node = ctx if self.differentiable and _mode.enabled else None
-        return Tensor._make(self.data, node)
+        return _Tensor._make(self.data, node)
 
 
 class Function:
@@ -280,22 +300,20 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        import weakref
-
         ctx = FunctionCtx()
         ctx.fn_cls = cls
         ctx.to_save = ()
         ctx.materialize_grads = True
-        ctx.tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        ctx.tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, _Tensor))
         tensors = tuple(args[i] for i in ctx.tensor_positions)
         ctx.needs_input_grad = tuple(
-            isinstance(a, Tensor) and a.requires_grad for a in args
+            isinstance(a, _Tensor) and a.requires_grad for a in args
         )
         with engine.no_grad():
             result = cls.forward(ctx, *args, **kwargs)
         outputs = result if isinstance(result, tuple) else (result,)
         for o in outputs:
-            if not isinstance(o, Tensor):
+            if not isinstance(o, _Tensor):
                 raise TypeError(
                     f"{cls.__name__}.forward must return Tensors, got {type(o).__name__}"
                 )
@@ -309,9 +327,9 @@ class Function:
         wrapped = []
         for o in outputs:
             if id(o) in skip or o.dtype.kind != "f":
-                wrapped.append(Tensor._make(o.data, None))
+                wrapped.append(constant(o.data))
             else:
-                wrapped.append(Tensor._make(o.data, ctx))
+                wrapped.append(_Tensor._make(o.data, ctx))
         # after forward: what forward itself changed in place was saved as it is now
         ctx.epoch = engine._epoch[0]
         ctx.output_refs = tuple(weakref.ref(o) for o in wrapped)

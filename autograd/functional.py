@@ -1,6 +1,7 @@
 """Gradients as functions: ``backward``, ``grad``, and ``jacobian``, ``hessian``,
 ``vjp``, ``jvp`` (as ``torch.autograd.functional``). All run the one driver in
-:mod:`autograd.engine`."""
+:mod:`autograd.engine`; ``backward`` itself lives with ``Tensor`` (its method
+calls it) and is re-exported here."""
 
 from __future__ import annotations
 
@@ -10,55 +11,11 @@ from typing import Any
 import numpy as np
 
 from .engine import no_grad, run_backward
-from .tensor import Tensor
+from .function import constant
+from .tensor import Tensor, as_tuple, backward, seed_gradients
+from .tensor_functions import stack
 
-
-def _as_tuple(x: Any) -> tuple:
-    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
-
-
-def _seeds(outputs: tuple, grad_outputs: Any, op: str) -> list:
-    grad_outputs = _as_tuple(grad_outputs) if grad_outputs is not None else (None,) * len(
-        outputs)
-    if len(grad_outputs) != len(outputs):
-        raise RuntimeError(
-            f"{op}: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs"
-        )
-    seeds = []
-    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
-        if not isinstance(out, Tensor):
-            raise TypeError(f"{op}: outputs must be Tensors, got {type(out).__name__}")
-        if not out.requires_grad:
-            raise RuntimeError(
-                f"{op}: element {i} of tensors does not require grad and does not have "
-                "a grad_fn"
-            )
-        if g is None:
-            if out.numel() != 1:
-                raise RuntimeError(
-                    f"{op}: grad can be implicitly created only for scalar outputs "
-                    f"(output {i} has shape {tuple(out.shape)}); pass `gradient=`"
-                )
-            seeds.append(Tensor._make(np.ones(out.shape, dtype=out.dtype), None))
-            continue
-        g = g if isinstance(g, Tensor) else Tensor(g, dtype=out.dtype)
-        if g.shape != out.shape:
-            raise RuntimeError(
-                f"{op}: Mismatch in shape: grad_output[{i}] has a shape of "
-                f"{tuple(g.shape)} and output[{i}] has a shape of {tuple(out.shape)}"
-            )
-        seeds.append(g.to(out.dtype))
-    return seeds
-
-
-def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
-             create_graph: bool = False) -> None:
-    """Accumulate gradients of ``tensors`` into the leaves' ``.grad``."""
-    roots = _as_tuple(tensors)
-    seeds = _seeds(roots, grad_tensors, "backward")
-    if retain_graph is None:
-        retain_graph = create_graph
-    run_backward(list(roots), seeds, retain_graph, create_graph)
+__all__ = ["backward", "grad", "hessian", "jacobian", "jvp", "vjp"]
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
@@ -69,11 +26,11 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
     Leaves' ``.grad`` is left untouched. With ``create_graph=True`` the results
     are themselves differentiable (higher-order derivatives).
     """
-    outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
+    outputs, inputs = as_tuple(outputs), as_tuple(inputs)
     for t in inputs:
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError("grad: One of the differentiated Tensors does not require grad")
-    seeds = _seeds(outputs, grad_outputs, "grad")
+    seeds = seed_gradients(outputs, grad_outputs, "grad")
     if retain_graph is None:
         retain_graph = create_graph
     capture = {(t if t.grad_fn is None else t.grad_fn): None for t in inputs}
@@ -92,7 +49,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
                     "behavior."
                 )
         elif not create_graph and not g.data.flags.owndata:
-            g = Tensor._make(g.data.copy(), None)
+            g = constant(g.data.copy())
         results.append(g)
     return tuple(results)
 
@@ -101,15 +58,15 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
 
 
 def _fresh_inputs(inputs: Any) -> tuple:
-    return tuple(Tensor._make(t.data, None).requires_grad_() for t in _as_tuple(inputs))
+    return tuple(constant(t.data).requires_grad_() for t in as_tuple(inputs))
 
 
 def _grads_or_zeros(outputs: Any, inputs: tuple, grad_outputs: Any, create_graph: bool) -> tuple:
-    if not any(o.requires_grad for o in _as_tuple(outputs)):
-        return tuple(Tensor._make(np.zeros(t.shape, t.dtype), None) for t in inputs)
+    if not any(o.requires_grad for o in as_tuple(outputs)):
+        return tuple(constant(np.zeros(t.shape, t.dtype)) for t in inputs)
     grads = grad(outputs, inputs, grad_outputs, retain_graph=True,
                  create_graph=create_graph, allow_unused=True)
-    return tuple(g if g is not None else Tensor._make(np.zeros(t.shape, t.dtype), None)
+    return tuple(g if g is not None else constant(np.zeros(t.shape, t.dtype))
                  for g, t in zip(grads, inputs))
 
 
@@ -127,11 +84,11 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) 
     u ↦ uᵀJ is linear in u, so J v is the gradient of (uᵀJ)·v with respect to u."""
     xs = _fresh_inputs(inputs)
     out = func(*xs)
-    outs = _as_tuple(out)
-    us = tuple(Tensor._make(np.zeros(o.shape, o.dtype), None).requires_grad_() for o in outs)
+    outs = as_tuple(out)
+    us = tuple(constant(np.zeros(o.shape, o.dtype)).requires_grad_() for o in outs)
     ujs = _grads_or_zeros(outs, xs, us, create_graph=True)
-    vs = _as_tuple(v) if v is not None else tuple(
-        Tensor._make(np.ones(t.shape, t.dtype), None) for t in xs)
+    vs = as_tuple(v) if v is not None else tuple(
+        constant(np.ones(t.shape, t.dtype)) for t in xs)
     total = sum(((uj * vi).sum() for uj, vi in zip(ujs, vs)), Tensor(0.0, dtype=xs[0].dtype))
     jv = _grads_or_zeros(total, us, None, create_graph)
     single = not isinstance(out, (tuple, list))
@@ -143,7 +100,7 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
     ``output.shape + input.shape``; tuples of them otherwise, as in PyTorch."""
     xs = _fresh_inputs(inputs)
     out = func(*xs)
-    outs = _as_tuple(out)
+    outs = as_tuple(out)
     table = []
     for o in outs:
         rows = []
@@ -163,12 +120,10 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
 def _stack_rows(rows: list, out_shape: tuple, in_shape: tuple, dtype: Any,
                 create_graph: bool) -> Tensor:
     if not rows:
-        return Tensor._make(np.zeros(out_shape + in_shape, dtype), None)
+        return constant(np.zeros(out_shape + in_shape, dtype))
     if create_graph:
-        from .tensor_functions import stack
-
         return stack(rows).reshape(out_shape + in_shape)
-    return Tensor._make(np.stack([r.data for r in rows]).reshape(out_shape + in_shape), None)
+    return constant(np.stack([r.data for r in rows]).reshape(out_shape + in_shape))
 
 
 def hessian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:

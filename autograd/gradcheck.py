@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .functional import _as_tuple, grad
-from .tensor import Tensor
+from .function import constant
+from .functional import grad
+from .tensor import Tensor, as_tuple
 
 
 class GradcheckError(RuntimeError):
@@ -21,7 +22,7 @@ class GradcheckError(RuntimeError):
 
 
 def _outputs(fn: Callable, inputs: tuple) -> tuple:
-    return tuple(o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor))
+    return tuple(o for o in as_tuple(fn(*inputs)) if isinstance(o, Tensor))
 
 
 def _numerical(fn: Callable, inputs: tuple, i: int, eps: float) -> list:
@@ -70,9 +71,9 @@ def gradcheck(fn: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
     when ``raise_exception=False``).
     """
     inputs = tuple(
-        Tensor._make(t.data.astype(np.float64), None).requires_grad_()
+        constant(t.data.astype(np.float64)).requires_grad_()
         if isinstance(t, Tensor) and t.requires_grad else t
-        for t in _as_tuple(inputs)
+        for t in as_tuple(inputs)
     )
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:

@@ -17,9 +17,11 @@ import numpy as np
 
 from . import engine, function
 from .engine import RetainGrad, _mode
+from .function import constant
 from .ops import elementwise as ew
 from .ops import linalg, reduce, shape
 from .ops.dims import normalize_dim, normalize_dims
+from .printing import tensor_repr
 from .random import multinomial as _multinomial
 
 float32 = np.dtype("float32")
@@ -82,7 +84,7 @@ def _operands(a: Tensor, b: Any) -> tuple:
                 a, dtype = a.to(float32), float32
         else:
             raise TypeError(f"unsupported operand: complex number {b!r}")
-        return a, Tensor._make(np.array(b, dtype=dtype), None)
+        return a, constant(np.array(b, dtype=dtype))
     if isinstance(b, (np.ndarray, np.generic, list, tuple)):
         return _operands(a, Tensor(b))
     raise TypeError(f"unsupported operand type for a Tensor op: {type(b).__name__}")
@@ -291,7 +293,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
-        return Tensor._make(self.data, None)
+        return constant(self.data)
 
     def clone(self) -> Tensor:
         return ew.Clone.apply(self)
@@ -354,8 +356,6 @@ class Tensor:
         return int(self.item())
 
     def __repr__(self) -> str:
-        from .printing import tensor_repr
-
         return tensor_repr(self)
 
     # ------------------------------------------------------------------ autograd
@@ -370,8 +370,6 @@ class Tensor:
         ``gradient`` is required unless ``self`` holds one element. The graph is
         freed afterwards unless ``retain_graph`` (which defaults to ``create_graph``).
         """
-        from .functional import backward
-
         backward(self, gradient, retain_graph, create_graph)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -462,10 +460,10 @@ class Tensor:
             elif old is None:
                 if not grad.data.flags.owndata:
                     # a view (e.g. a broadcast) must not stay aliased or read-only
-                    grad = Tensor._make(grad.data.copy(), None)
+                    grad = constant(grad.data.copy())
                 self._grad = grad
             else:
-                self._grad = Tensor._make(old.data + grad.data, None)
+                self._grad = constant(old.data + grad.data)
         finally:
             _grad_lock_release()
 
@@ -584,7 +582,7 @@ class Tensor:
     def _compare(self, ufunc: Any, other: Any) -> Tensor:
         a, b = _operands(self, other)
         try:
-            return Tensor._make(ufunc(a.data, b.data), None)
+            return constant(ufunc(a.data, b.data))
         except ValueError:
             raise ew.broadcast_error(ufunc.__name__, a, b) from None
 
@@ -609,7 +607,7 @@ class Tensor:
     def __invert__(self) -> Tensor:
         if self.data.dtype.kind not in "biu":
             raise TypeError(f"~ (bitwise not) needs a bool or integer tensor, got {self.dtype}")
-        return Tensor._make(~self.data, None)
+        return constant(~self.data)
 
     def __and__(self, other: Any) -> Tensor:
         return self._compare(np.logical_and, other)
@@ -662,13 +660,13 @@ class Tensor:
         return ew.Cos.apply(_floating(self))
 
     def tanh(self) -> Tensor:
-        return ew.Tanh.apply(_floating(self))
+        return ew.TanhOp.apply(_floating(self))
 
     def sigmoid(self) -> Tensor:
-        return ew.Sigmoid.apply(_floating(self))
+        return ew.SigmoidOp.apply(_floating(self))
 
     def relu(self) -> Tensor:
-        return ew.Relu.apply(self)
+        return ew.ReluOp.apply(self)
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         if min is None and max is None:
@@ -780,7 +778,7 @@ class Tensor:
         if not keepdim and self.ndim:
             values = values.squeeze(d)
             index = index.squeeze(d)
-        return MinMax(values, Tensor._make(index.astype(int64), None))
+        return MinMax(values, constant(index.astype(int64)))
 
     def argmax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         return self._arg(np.argmax, dim, keepdim)
@@ -795,7 +793,7 @@ class Tensor:
                 out = out.reshape((1,) * self.ndim)
         else:
             out = fn(self.data, axis=normalize_dim(dim, self.ndim, fn.__name__), keepdims=keepdim)
-        return Tensor._make(np.asarray(out, dtype=int64), None)
+        return constant(np.asarray(out, dtype=int64))
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
                   keepdims: bool | None = None) -> Tensor:
@@ -803,10 +801,10 @@ class Tensor:
         return reduce.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
 
     def softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-        return reduce.Softmax.apply(self, dim=_softmax_dim(self, _dim_arg(dim, axis)))
+        return reduce.SoftmaxOp.apply(self, dim=_softmax_dim(self, _dim_arg(dim, axis)))
 
     def log_softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-        return reduce.LogSoftmax.apply(self, dim=_softmax_dim(self, _dim_arg(dim, axis)))
+        return reduce.LogSoftmaxOp.apply(self, dim=_softmax_dim(self, _dim_arg(dim, axis)))
 
     def sum_to_size(self, *size: Any) -> Tensor:
         """Sum broadcast dims away until the shape is ``size`` (undoes broadcasting)."""
@@ -977,13 +975,13 @@ class Tensor:
             keys = -keys
         order = np.argsort(keys, axis=d, kind="stable")
         index = np.take(order, np.arange(k), axis=d)
-        return TopK(self.gather(d, index), Tensor._make(index.astype(int64), None))
+        return TopK(self.gather(d, index), constant(index.astype(int64)))
 
     def multinomial(self, num_samples: int, replacement: bool = False, *,
                     generator: Any = None) -> Tensor:
         """Indices drawn from each row of non-negative weights (see
         :func:`autograd.random.multinomial`); ``autograd.manual_seed`` fixes them."""
-        return Tensor._make(_multinomial(self.data, num_samples, replacement, generator), None)
+        return constant(_multinomial(self.data, num_samples, replacement, generator))
 
     def _sum_to(self, shape: tuple) -> Tensor:
         """``sum_to_size`` for shapes already known to broadcast (backward's use)."""
@@ -1051,4 +1049,66 @@ def _softmax_dim(x: Tensor, dim: Any) -> int:
 
 shape_ops = shape
 _new = object.__new__
-function.Tensor = Tensor
+function.bind_tensor_class(Tensor)
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """``data`` itself if it is already a Tensor of that dtype, else a new Tensor."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
+        return data
+    return Tensor(data, dtype=dtype)
+
+
+# ------------------------------------------------------------------ backward entry point
+
+
+def as_tuple(x: Any) -> tuple:
+    """One Tensor or a sequence of them, as a tuple."""
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def seed_gradients(outputs: tuple, grad_outputs: Any, op: str) -> list:
+    """The gradients backward starts from, one per output: ``grad_outputs``
+    checked against the outputs' shapes, or ones for single-element outputs."""
+    grad_outputs = as_tuple(grad_outputs) if grad_outputs is not None else (None,) * len(
+        outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(
+            f"{op}: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs"
+        )
+    seeds = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{op}: outputs must be Tensors, got {type(out).__name__}")
+        if not out.requires_grad:
+            raise RuntimeError(
+                f"{op}: element {i} of tensors does not require grad and does not have "
+                "a grad_fn"
+            )
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(
+                    f"{op}: grad can be implicitly created only for scalar outputs "
+                    f"(output {i} has shape {tuple(out.shape)}); pass `gradient=`"
+                )
+            seeds.append(constant(np.ones(out.shape, dtype=out.dtype)))
+            continue
+        g = g if isinstance(g, Tensor) else Tensor(g, dtype=out.dtype)
+        if g.shape != out.shape:
+            raise RuntimeError(
+                f"{op}: Mismatch in shape: grad_output[{i}] has a shape of "
+                f"{tuple(g.shape)} and output[{i}] has a shape of {tuple(out.shape)}"
+            )
+        seeds.append(g.to(out.dtype))
+    return seeds
+
+
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
+    """Accumulate gradients of ``tensors`` into the leaves' ``.grad``
+    (``autograd.backward``; ``Tensor.backward`` is this for one tensor)."""
+    roots = as_tuple(tensors)
+    seeds = seed_gradients(roots, grad_tensors, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    engine.run_backward(list(roots), seeds, retain_graph, create_graph)

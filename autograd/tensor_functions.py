@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .factories import as_tensor
 from .ops import shape
-from .tensor import Tensor, _operands
+from .tensor import Tensor, _operands, as_tensor
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

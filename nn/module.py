@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from autograd.engine import no_grad
+from autograd.function import constant
 from autograd.tensor import Tensor
 
 from .parameter import Parameter
@@ -276,7 +277,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                param.grad = Tensor._make(np.zeros_like(param.grad.data), None)
+                param.grad = constant(np.zeros_like(param.grad.data))
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every child (recursively), then on ``self``; returns ``self``."""
@@ -309,7 +310,7 @@ class Module:
             if value.data.dtype.kind == "f" and value.data.dtype != dtype:
                 value.data = value.data.astype(dtype)
                 if value.grad is not None:
-                    value.grad = Tensor._make(value.grad.data.astype(dtype), None)
+                    value.grad = constant(value.grad.data.astype(dtype))
         return self
 
     def float(self) -> Module:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd.function import constant
 from autograd.tensor import Tensor
 
 _META = "__chaingrad__"
@@ -82,7 +83,7 @@ def _decode(data: Any, arrays: Any) -> Any:
         return tuple(_decode(v, arrays) for v in value)
     array = arrays[value]
     if kind == "tensor":
-        return Tensor._make(array, None)
+        return constant(array)
     if kind == "scalar":
         return array[()]
     return array

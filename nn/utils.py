@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from autograd.engine import no_grad
+from autograd.function import constant
 from autograd.tensor import Tensor
 
 
@@ -45,7 +46,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     with no_grad():
         for g in grads:
             g.mul_(scale)
-    return Tensor._make(total, None)
+    return constant(total)
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:

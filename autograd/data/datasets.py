@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..function import constant
 from .dataset import TensorDataset
 
 
 def _dataset(x: np.ndarray, y: np.ndarray) -> TensorDataset:
-    return TensorDataset(Tensor._make(x, None), Tensor._make(y, None))
+    return TensorDataset(constant(x), constant(y))
 
 
 def _check_count(name: str, **counts: int) -> None:

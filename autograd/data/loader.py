@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
+from ..function import constant
 from ..random import default_generator
 from ..tensor import Tensor
 from .dataset import Dataset, Subset, TensorDataset
@@ -33,15 +34,15 @@ def default_collate(samples: list) -> Any:
     first = samples[0]
     if isinstance(first, Tensor):
         arrays = [s.data for s in samples]
-        return Tensor._make(array_module(arrays[0]).stack(arrays), None)
+        return constant(array_module(arrays[0]).stack(arrays))
     if isinstance(first, (np.ndarray, np.generic)):
-        return Tensor._make(np.stack(samples), None)
+        return constant(np.stack(samples))
     if isinstance(first, bool):
-        return Tensor._make(np.array(samples, dtype=bool), None)
+        return constant(np.array(samples, dtype=bool))
     if isinstance(first, int):
-        return Tensor._make(np.array(samples, dtype=np.int64), None)
+        return constant(np.array(samples, dtype=np.int64))
     if isinstance(first, float):
-        return Tensor._make(np.array(samples, dtype=np.float64), None)
+        return constant(np.array(samples, dtype=np.float64))
     if isinstance(first, str):
         return list(samples)
     if isinstance(first, Mapping):
@@ -144,7 +145,7 @@ class DataLoader:
                 order = rows[order]
             for start in range(0, stop, self.batch_size):
                 index = order[start:start + self.batch_size]
-                yield tuple(Tensor._make(t.data[index], None) for t in tensors)
+                yield tuple(constant(t.data[index]) for t in tensors)
             return
         collate = self.collate_fn or default_collate
         for start in range(0, stop, self.batch_size):

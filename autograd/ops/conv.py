@@ -98,7 +98,7 @@ def grouped(w: np.ndarray, groups: int) -> np.ndarray:
     return w.reshape(groups, w.shape[0] // groups, math.prod(w.shape[1:]))
 
 
-class Conv2d(Op):
+class Conv2dOp(Op):
     """z = conv2d(x, w) + b (see the module docstring for the formula).
     dz/dx · g = conv2d_input_grad(g, w),  dz/dw · g = conv2d_weight_grad(x, g),
     dz/db · g = Σ_{n,p,q} g"""
@@ -144,7 +144,7 @@ class Conv2dInputGrad(Op):
         g, w = self.inputs
         need = self.needs_input_grad
         attrs = {"window": self.window, "groups": self.groups}
-        gg = Conv2d.apply(gz, w, **attrs) if need[0] else None
+        gg = Conv2dOp.apply(gz, w, **attrs) if need[0] else None
         gw = Conv2dWeightGrad.apply(gz, g, kernel_shape=w.shape, **attrs) if need[1] else None
         return gg, gw
 
@@ -169,5 +169,5 @@ class Conv2dWeightGrad(Op):
         need = self.needs_input_grad
         attrs = {"window": self.window, "groups": self.groups}
         gx = Conv2dInputGrad.apply(g, gz, n_channels=x.shape[1], **attrs) if need[0] else None
-        gg = Conv2d.apply(x, gz, **attrs) if need[1] else None
+        gg = Conv2dOp.apply(x, gz, **attrs) if need[1] else None
         return gx, gg

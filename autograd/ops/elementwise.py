@@ -3,6 +3,7 @@ gradient back to its input's shape, so no rule here deals with broadcasting."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -249,7 +250,7 @@ class Cos(Op):
         return (-g * self.inputs[0].sin(),)
 
 
-class Tanh(Op):
+class TanhOp(Op):
     """z = tanh(a).   dz/da = 1 - tanh²(a) = 1 - z²"""
 
     __slots__ = ()
@@ -264,7 +265,7 @@ class Tanh(Op):
         return (g * (1 - z * z),)
 
 
-class Sigmoid(Op):
+class SigmoidOp(Op):
     """z = σ(a) = 1/(1 + e^-a).   dz/da = σ(a)(1 - σ(a)) = z(1 - z)"""
 
     __slots__ = ()
@@ -281,7 +282,7 @@ class Sigmoid(Op):
         return (g * z * (1 - z),)
 
 
-class Relu(Op):
+class ReluOp(Op):
     """z = max(a, 0).   dz/da = 1 where a > 0, else 0  (0 at a = 0, as PyTorch)"""
 
     __slots__ = ()
@@ -438,3 +439,76 @@ class Triu(Tril):
 
     def backward(self, g):
         return (Triu.apply(g, diagonal=self.diagonal),)
+
+
+# --------------------------------------------------------------------------- activations
+
+_SQRT_2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TANH_K = math.sqrt(2.0 / math.pi)  # GELU's tanh form: tanh(k (x + c x³))
+_TANH_C = 0.044715
+
+
+def _erf(x):
+    """The error function, elementwise (numpy has none; scipy's is used when present)."""
+    try:
+        from scipy.special import erf
+    except ImportError:  # exact, but one Python call per element
+        erf = np.vectorize(math.erf, otypes=[np.float64])
+    return erf(x).astype(x.dtype, copy=False)
+
+
+class LeakyReluOp(Op):
+    """z = a where a > 0, else s·a.   dz/da = 1 where a > 0, else s"""
+
+    __slots__ = ()
+
+    def forward(self, a, negative_slope=0.01):
+        slope = np.where(a > 0, 1, negative_slope).astype(a.dtype, copy=False)
+        self.saved = (slope,)
+        return a * slope
+
+    def backward(self, g):
+        return (g * constant(self.saved[0]),)
+
+
+class GeluOp(Op):
+    """z = x Φ(x) (Φ the standard normal CDF; or its tanh approximation).
+    dz/dx = Φ(x) + x φ(x), itself an op so second derivatives work."""
+
+    __slots__ = ("approximate",)
+
+    def forward(self, x, approximate="none"):
+        self.approximate = approximate
+        if approximate == "tanh":
+            return 0.5 * x * (1 + np.tanh(_TANH_K * (x + _TANH_C * x**3)))
+        return 0.5 * x * (1 + _erf(x / _SQRT_2))
+
+    def backward(self, g):
+        return (g * GeluGrad.apply(self.inputs[0], approximate=self.approximate),)
+
+
+class GeluGrad(Op):
+    """d = GELU'(x) = Φ(x) + x φ(x).   dd/dx = φ(x)(2 - x²)
+    (tanh form, u = k(x + c x³), t = tanh u: d = ½(1 + t) + ½ x (1 - t²) u',
+    dd/dx = (1 - t²)(u' - x t u'² + ½ x u''))"""
+
+    __slots__ = ("approximate",)
+
+    def forward(self, x, approximate="none"):
+        self.approximate = approximate
+        if approximate == "tanh":
+            t = np.tanh(_TANH_K * (x + _TANH_C * x**3))
+            du = _TANH_K * (1 + 3 * _TANH_C * x * x)
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
+        return 0.5 * (1 + _erf(x / _SQRT_2)) + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+
+    def backward(self, g):
+        (x,) = self.inputs
+        if self.approximate == "tanh":
+            t = ((x + x**3 * _TANH_C) * _TANH_K).tanh()
+            du = (x * x * (3 * _TANH_C) + 1) * _TANH_K
+            ddu = x * (6 * _TANH_C * _TANH_K)
+            return (g * (1 - t * t) * (du - x * t * du * du + x * ddu * 0.5),)
+        pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
+        return (g * pdf * (2 - x * x),)

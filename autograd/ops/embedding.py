@@ -15,7 +15,7 @@ import numpy as np
 from ..function import Op
 
 
-class Embedding(Op):
+class EmbeddingOp(Op):
     """z = W[idx].   dz/dW · g = Σ over the positions holding row r of g (row r of
     the result), zero for ``padding_idx``"""
 

@@ -1,10 +1,13 @@
-"""Linear algebra: matrix products with numpy's batched broadcasting."""
+"""Linear algebra: matrix products with numpy's batched broadcasting, and the
+fused affine map of a linear layer."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..function import Op
+from .reduce import Sum
+from .shape import Permute
 
 
 class MatMul(Op):
@@ -55,3 +58,54 @@ class MatMul(Op):
 
     def name(self) -> str:
         return "MmBackward0"
+
+
+class LinearOp(Op):
+    """y = x Wᵀ + b.   dL/dx = G W,  dL/dW = Gᵀ x (over all batch dims),  dL/db = Σ G"""
+
+    __slots__ = ()
+
+    def forward(self, x, w, *bias):
+        if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
+            raise ValueError("shapes")
+        if x.dtype != w.dtype:
+            raise TypeError("dtypes")
+        out = x @ w.T
+        if bias:
+            out += bias[0]
+        return out
+
+    def backward(self, g):
+        # The ops are called directly (not through Tensor methods): this rule runs on
+        # every training step and the methods' argument checks cost more than the math.
+        x, w = self.inputs[0], self.inputs[1]
+        gx = MatMul.apply(g, w) if self.needs_input_grad[0] else None
+        if x.ndim != 2:  # fold every batch dim into one
+            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        gw = MatMul.apply(Permute.apply(g, dims=(1, 0)), x) if self.needs_input_grad[1] else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, (Sum.apply(g, dim=0, keepdim=False) if self.needs_input_grad[2] else None)
+
+    @classmethod
+    def explain(cls, err, x, w, *bias):
+        if str(err) == "dtypes":
+            return RuntimeError(
+                f"linear: mat1 and mat2 must have the same dtype, but got {x.dtype} (input) "
+                f"and {w.dtype} (weight); convert one, e.g. x.float() or model.double()"
+            )
+        if str(err) == "shapes":
+            rows = "x".join(map(str, x.shape[:-1])) or "1"
+            cols = x.shape[-1] if x.ndim else "scalar"
+            wt = "x".join(map(str, w.shape[::-1]))
+            return RuntimeError(
+                f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and {wt})"
+            )
+        bias_shape = tuple(bias[0].shape) if bias else None
+        return RuntimeError(
+            f"linear: bias of shape {bias_shape} does not fit weight of shape "
+            f"{tuple(w.shape)} ({err})"
+        )
+
+    def name(self) -> str:
+        return "AddmmBackward0"

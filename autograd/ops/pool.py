@@ -51,7 +51,7 @@ def unpad(padded: np.ndarray, window: Window2d) -> np.ndarray:
     return np.ascontiguousarray(window.crop(padded)) if any(window.padding) else padded
 
 
-class MaxPool2d(Op):
+class MaxPool2dOp(Op):
     """z[n, c, p, q] = max over the window at (p, q) of x (padding never wins).
     dz/dx: 1 at the window's first maximal element, 0 elsewhere (PyTorch's rule)"""
 
@@ -101,7 +101,7 @@ class GatherWinners(Op):
         return (MaxPool2dGrad.apply(g, winners=self.winners, window=self.window),)
 
 
-class AvgPool2d(Op):
+class AvgPool2dOp(Op):
     """z[n, c, p, q] = (Σ over the window at (p, q) of x_pad) / divisor.
     dz/dx · g = avg_pool2d_grad(g): each g / divisor spread over its window"""
 
@@ -134,4 +134,4 @@ class AvgPool2dGrad(Op):
         return unpad(window.scatter(values, g.shape[:2], g.dtype), window)
 
     def backward(self, gz):
-        return (AvgPool2d.apply(gz, window=self.window, divisor=self.divisor),)
+        return (AvgPool2dOp.apply(gz, window=self.window, divisor=self.divisor),)

@@ -196,7 +196,7 @@ class LogSumExp(Reduction):
         return (self.spread(g) * (x - z).exp(),)
 
 
-class Softmax(Op):
+class SoftmaxOp(Op):
     """s = exp(x) / Σ exp(x) over dim.   ds/dx · g = s ⊙ (g - Σ g⊙s)"""
 
     __slots__ = ("dim",)
@@ -213,7 +213,7 @@ class Softmax(Op):
         return (s * (g - (g * s).sum(self.dim, keepdim=True)),)
 
 
-class LogSoftmax(Op):
+class LogSoftmaxOp(Op):
     """y = x - ln Σ exp(x) over dim.   dy/dx · g = g - softmax(x) Σ g"""
 
     __slots__ = ("dim",)

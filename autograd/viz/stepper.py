@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from ..engine import FREED_GRAPH, Node, iter_backward, no_grad, topological_order
-from ..functional import _seeds
-from ..tensor import Tensor
+from ..tensor import Tensor, seed_gradients
 from .dot import Highlight, build, digraph
 from .labels import namer, op_title, rule_of, summarize
 from .walk import GraphWalk
@@ -80,7 +79,7 @@ class BackwardStepper:
 
     def _seeds(self) -> list:
         if isinstance(self.loss, Tensor):
-            return _seeds((self.loss,), self._gradient, "BackwardStepper")
+            return seed_gradients((self.loss,), self._gradient, "BackwardStepper")
         if not self.loss.requires_grad:
             raise RuntimeError("BackwardStepper: this Scalar does not require grad")
         return [1.0 if self._gradient is None else float(self._gradient)]

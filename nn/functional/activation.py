@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from autograd.ops import nn as nn_ops
+from autograd.ops import elementwise
 from autograd.tensor import Tensor
 
 
@@ -16,14 +16,14 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else ``negative_slope``·x."""
-    return nn_ops.LeakyRelu.apply(input, negative_slope=negative_slope)
+    return elementwise.LeakyReluOp.apply(input, negative_slope=negative_slope)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x Φ(x) (``approximate="none"``, the exact erf form) or its tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return nn_ops.Gelu.apply(input, approximate=approximate)
+    return elementwise.GeluOp.apply(input, approximate=approximate)
 
 
 def tanh(input: Tensor) -> Tensor:

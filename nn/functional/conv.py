@@ -88,7 +88,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
                                + (f", bias {bias.dtype}" if bias is not None else ""))
         window = Window2d("conv2d", x.shape[2:], weight.shape[2:], stride, pads, dilation)
         inputs = (x, weight) if bias is None else (x, weight, bias)
-        return conv_ops.Conv2d.apply(*inputs, window=window, groups=groups)
+        return conv_ops.Conv2dOp.apply(*inputs, window=window, groups=groups)
 
     _check_rank(input, "conv2d", "3D (unbatched) or 4D (batched)")
     return _batched(input, run)
@@ -125,7 +125,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     window, as in PyTorch."""
     window = _pool_window("max_pool2d", input, kernel_size, stride, padding, dilation,
                           ceil_mode)
-    return _batched(input, lambda x: pool_ops.MaxPool2d.apply(x, window=window))
+    return _batched(input, lambda x: pool_ops.MaxPool2dOp.apply(x, window=window))
 
 
 def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
@@ -150,4 +150,4 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
         else:
             window.crop(counted)[...] = 1
         divisor = sum(counted[rows, cols] for rows, cols in window.slices())
-    return _batched(input, lambda x: pool_ops.AvgPool2d.apply(x, window=window, divisor=divisor))
+    return _batched(input, lambda x: pool_ops.AvgPool2dOp.apply(x, window=window, divisor=divisor))

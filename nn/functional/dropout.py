@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograd.function import constant
 from autograd.random import default_generator
 from autograd.tensor import Tensor
 
@@ -28,4 +29,4 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input * 0.0
     keep = default_generator().random(input.shape, dtype=np.float32) >= p
     mask = np.multiply(keep, 1.0 / (1.0 - p), dtype=input.dtype)
-    return input * Tensor._make(mask, None)
+    return input * constant(mask)

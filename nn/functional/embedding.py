@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autograd.ops.embedding import Embedding
+from autograd.ops.embedding import EmbeddingOp
 from autograd.tensor import Tensor
 
 
@@ -26,7 +26,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
                          f"{rows} rows (index out of range in self)")
     if padding_idx is not None:
         padding_idx = normalize_padding_idx(padding_idx, rows)
-    return Embedding.apply(weight, indices=indices, padding_idx=padding_idx)
+    return EmbeddingOp.apply(weight, indices=indices, padding_idx=padding_idx)
 
 
 def normalize_padding_idx(padding_idx: int, rows: int) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autograd.ops import nn as nn_ops
+from autograd.ops.linalg import LinearOp
 from autograd.tensor import Tensor
 
 
@@ -10,5 +10,5 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x Wᵀ + b for ``input`` (..., in_features), ``weight`` (out_features,
     in_features) and ``bias`` (out_features,): one graph node."""
     if bias is None:
-        return nn_ops.Linear.apply(input, weight)
-    return nn_ops.Linear.apply(input, weight, bias)
+        return LinearOp.apply(input, weight)
+    return LinearOp.apply(input, weight, bias)

@@ -1,7 +1,7 @@
 """Loss functions: ``F.mse_loss``, ``F.cross_entropy``... (as ``torch.nn.functional``).
 
 Each takes ``reduction="mean"|"sum"|"none"`` and runs as one fused op from
-``autograd/ops/nn.py``. Regression losses refuse a target whose shape differs
+``autograd/ops/loss.py``. Regression losses refuse a target whose shape differs
 from the input's (PyTorch only warns and broadcasts: a classic silent bug).
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd.ops import nn as nn_ops
+from autograd.ops import loss as loss_ops
 from autograd.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -52,12 +52,12 @@ def _regression(op: Any, name: str, input: Tensor, target: Any, reduction: str,
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Mean (or sum) of (x - y)²."""
-    return _regression(nn_ops.MSELoss, "mse_loss", input, target, reduction)
+    return _regression(loss_ops.MSELossOp, "mse_loss", input, target, reduction)
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Mean (or sum) of |x - y|."""
-    return _regression(nn_ops.L1Loss, "l1_loss", input, target, reduction)
+    return _regression(loss_ops.L1LossOp, "l1_loss", input, target, reduction)
 
 
 def huber_loss(input: Tensor, target: Any, reduction: str = "mean",
@@ -66,7 +66,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean",
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta, "
                            f"got {delta}")
-    return _regression(nn_ops.HuberLoss, "huber_loss", input, target, reduction, delta=delta)
+    return _regression(loss_ops.HuberLossOp, "huber_loss", input, target, reduction, delta=delta)
 
 
 # --------------------------------------------------------------------------- class losses
@@ -174,7 +174,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     of the input's shape. Class dim 1 (0 for an unbatched (C,) input)."""
     q, dim, empty = _class_distribution("cross_entropy", input, target, weight, ignore_index,
                                         label_smoothing, reduction)
-    return nn_ops.CrossEntropy.apply(input, q=q, dim=dim, reduction=reduction, empty=empty)
+    return loss_ops.CrossEntropy.apply(input, q=q, dim=dim, reduction=reduction, empty=empty)
 
 
 def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
@@ -185,7 +185,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
         raise RuntimeError(f"nll_loss: expected integer class indices, got dtype {t.dtype}")
     q, dim, empty = _class_distribution("nll_loss", input, t, weight, ignore_index, 0.0,
                                         reduction)
-    return nn_ops.NLL.apply(input, q=q, dim=dim, reduction=reduction, empty=empty)
+    return loss_ops.NLL.apply(input, q=q, dim=dim, reduction=reduction, empty=empty)
 
 
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
@@ -199,7 +199,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
             f"different to the input size ({tuple(input.shape)}) is deprecated. Please "
             "ensure they have the same size."
         )
-    return nn_ops.BinaryCrossEntropy.apply(input, target, weight=_array(weight, input.dtype),
+    return loss_ops.BinaryCrossEntropy.apply(input, target, weight=_array(weight, input.dtype),
                                            reduction=reduction)
 
 
@@ -213,6 +213,6 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
             f"binary_cross_entropy_with_logits: Target size ({tuple(target.shape)}) must be "
             f"the same as input size ({tuple(input.shape)})"
         )
-    return nn_ops.BinaryCrossEntropyWithLogits.apply(
+    return loss_ops.BinaryCrossEntropyWithLogits.apply(
         input, target, weight=_array(weight, input.dtype),
         pos_weight=_array(pos_weight, input.dtype), reduction=reduction)

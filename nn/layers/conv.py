@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd.function import constant
 from autograd.ops.window import pair
 from autograd.tensor import Tensor
 
@@ -45,9 +46,9 @@ class Conv2d(Module):
         self.groups = groups
         dtype = np.dtype(dtype or np.float32)
         shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(Tensor._make(np.empty(shape, dtype), None))
+        self.weight = Parameter(constant(np.empty(shape, dtype)))
         if bias:
-            self.bias = Parameter(Tensor._make(np.empty(out_channels, dtype), None))
+            self.bias = Parameter(constant(np.empty(out_channels, dtype)))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from autograd.engine import no_grad
+from autograd.function import constant
 from autograd.tensor import Tensor
 
 from .. import init
@@ -29,8 +30,7 @@ class Embedding(Module):
             padding_idx = normalize_padding_idx(padding_idx, num_embeddings)
         self.padding_idx = padding_idx
         shape = (num_embeddings, embedding_dim)
-        self.weight = Parameter(Tensor._make(np.empty(shape, np.dtype(dtype or np.float32)),
-                                             None))
+        self.weight = Parameter(constant(np.empty(shape, np.dtype(dtype or np.float32))))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd.function import constant
 from autograd.tensor import Tensor
 
 from .. import init
@@ -16,7 +17,7 @@ from ..parameter import Parameter
 
 
 def _filled(shape: tuple, value: float, dtype: Any) -> Tensor:
-    return Tensor._make(np.full(shape, value, dtype=dtype), None)
+    return constant(np.full(shape, value, dtype=dtype))
 
 
 class _BatchNorm(Module):

@@ -1,5 +1,5 @@
-"""Fused neural-network ops: one graph node where composing small ops would cost
-speed (every node is Python bookkeeping) or numerics (log of a softmax that
+"""Losses, each one fused op: one graph node where composing small ops would
+cost speed (every node is Python bookkeeping) or numerics (log of a softmax that
 underflowed, exp of a large logit).
 
 Losses take ``reduction`` ("mean", "sum" or "none"); targets and class weights
@@ -8,35 +8,10 @@ that need no gradient ride along as attributes (arrays), not as inputs.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .. import function
-from ..function import Op
+from ..function import Op, constant
 from .dims import normalize_dim
-from .linalg import MatMul
-from .reduce import Sum
-from .shape import Permute
-
-_SQRT_2 = math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_TANH_K = math.sqrt(2.0 / math.pi)  # GELU's tanh form: tanh(k (x + c x³))
-_TANH_C = 0.044715
-
-
-def _erf(x):
-    """The error function, elementwise (numpy has none; scipy's is used when present)."""
-    try:
-        from scipy.special import erf
-    except ImportError:  # exact, but one Python call per element
-        erf = np.vectorize(math.erf, otypes=[np.float64])
-    return erf(x).astype(x.dtype, copy=False)
-
-
-def _const(array):
-    """A Tensor around ``array`` that needs no gradient (no copy)."""
-    return function.Tensor._make(array, None)
 
 
 def reduce_loss(loss, reduction):
@@ -51,116 +26,6 @@ def reduce_loss(loss, reduction):
 def spread_loss_grad(g, reduction, count):
     """The gradient of each element of a loss reduced over ``count`` elements."""
     return g / count if reduction == "mean" else g
-
-
-class Linear(Op):
-    """y = x Wᵀ + b.   dL/dx = G W,  dL/dW = Gᵀ x (over all batch dims),  dL/db = Σ G"""
-
-    __slots__ = ()
-
-    def forward(self, x, w, *bias):
-        if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
-            raise ValueError("shapes")
-        if x.dtype != w.dtype:
-            raise TypeError("dtypes")
-        out = x @ w.T
-        if bias:
-            out += bias[0]
-        return out
-
-    def backward(self, g):
-        # The ops are called directly (not through Tensor methods): this rule runs on
-        # every training step and the methods' argument checks cost more than the math.
-        x, w = self.inputs[0], self.inputs[1]
-        gx = MatMul.apply(g, w) if self.needs_input_grad[0] else None
-        if x.ndim != 2:  # fold every batch dim into one
-            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-        gw = MatMul.apply(Permute.apply(g, dims=(1, 0)), x) if self.needs_input_grad[1] else None
-        if len(self.inputs) == 2:
-            return gx, gw
-        return gx, gw, (Sum.apply(g, dim=0, keepdim=False) if self.needs_input_grad[2] else None)
-
-    @classmethod
-    def explain(cls, err, x, w, *bias):
-        if str(err) == "dtypes":
-            return RuntimeError(
-                f"linear: mat1 and mat2 must have the same dtype, but got {x.dtype} (input) "
-                f"and {w.dtype} (weight); convert one, e.g. x.float() or model.double()"
-            )
-        if str(err) == "shapes":
-            rows = "x".join(map(str, x.shape[:-1])) or "1"
-            cols = x.shape[-1] if x.ndim else "scalar"
-            wt = "x".join(map(str, w.shape[::-1]))
-            return RuntimeError(
-                f"linear: mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and {wt})"
-            )
-        bias_shape = tuple(bias[0].shape) if bias else None
-        return RuntimeError(
-            f"linear: bias of shape {bias_shape} does not fit weight of shape "
-            f"{tuple(w.shape)} ({err})"
-        )
-
-    def name(self) -> str:
-        return "AddmmBackward0"
-
-
-class LeakyRelu(Op):
-    """z = a where a > 0, else s·a.   dz/da = 1 where a > 0, else s"""
-
-    __slots__ = ()
-
-    def forward(self, a, negative_slope=0.01):
-        slope = np.where(a > 0, 1, negative_slope).astype(a.dtype, copy=False)
-        self.saved = (slope,)
-        return a * slope
-
-    def backward(self, g):
-        return (g * _const(self.saved[0]),)
-
-
-class Gelu(Op):
-    """z = x Φ(x) (Φ the standard normal CDF; or its tanh approximation).
-    dz/dx = Φ(x) + x φ(x), itself an op so second derivatives work."""
-
-    __slots__ = ("approximate",)
-
-    def forward(self, x, approximate="none"):
-        self.approximate = approximate
-        if approximate == "tanh":
-            return 0.5 * x * (1 + np.tanh(_TANH_K * (x + _TANH_C * x**3)))
-        return 0.5 * x * (1 + _erf(x / _SQRT_2))
-
-    def backward(self, g):
-        return (g * GeluGrad.apply(self.inputs[0], approximate=self.approximate),)
-
-
-class GeluGrad(Op):
-    """d = GELU'(x) = Φ(x) + x φ(x).   dd/dx = φ(x)(2 - x²)
-    (tanh form, u = k(x + c x³), t = tanh u: d = ½(1 + t) + ½ x (1 - t²) u',
-    dd/dx = (1 - t²)(u' - x t u'² + ½ x u''))"""
-
-    __slots__ = ("approximate",)
-
-    def forward(self, x, approximate="none"):
-        self.approximate = approximate
-        if approximate == "tanh":
-            t = np.tanh(_TANH_K * (x + _TANH_C * x**3))
-            du = _TANH_K * (1 + 3 * _TANH_C * x * x)
-            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
-        return 0.5 * (1 + _erf(x / _SQRT_2)) + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI
-
-    def backward(self, g):
-        (x,) = self.inputs
-        if self.approximate == "tanh":
-            t = ((x + x**3 * _TANH_C) * _TANH_K).tanh()
-            du = (x * x * (3 * _TANH_C) + 1) * _TANH_K
-            ddu = x * (6 * _TANH_C * _TANH_K)
-            return (g * (1 - t * t) * (du - x * t * du * du + x * ddu * 0.5),)
-        pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
-        return (g * pdf * (2 - x * x),)
-
-
-# --------------------------------------------------------------------------- losses
 
 
 class RegressionLoss(Op):
@@ -185,7 +50,7 @@ class RegressionLoss(Op):
         raise NotImplementedError
 
 
-class MSELoss(RegressionLoss):
+class MSELossOp(RegressionLoss):
     """f(d) = d².   f'(d) = 2d"""
 
     __slots__ = ()
@@ -200,7 +65,7 @@ class MSELoss(RegressionLoss):
         return "MseLossBackward0"
 
 
-class L1Loss(RegressionLoss):
+class L1LossOp(RegressionLoss):
     """f(d) = |d|.   f'(d) = sign(d)  (0 at d = 0)"""
 
     __slots__ = ()
@@ -212,7 +77,7 @@ class L1Loss(RegressionLoss):
         return d.sign()
 
 
-class HuberLoss(RegressionLoss):
+class HuberLossOp(RegressionLoss):
     """f(d) = ½d² where |d| < δ, else δ(|d| - ½δ).   f'(d) = clamp(d, -δ, δ)"""
 
     __slots__ = ()
@@ -292,14 +157,14 @@ class CrossEntropyGrad(Op):
     def backward(self, u):
         x, g = self.inputs
         q = self.q
-        total = _const(q.sum(axis=self.dim, keepdims=True))
+        total = constant(q.sum(axis=self.dim, keepdims=True))
         p = x.softmax(self.dim)
         gx = gg = None
         if self.needs_input_grad[0]:
             v = u * (g.unsqueeze(self.dim) if self.reduction == "none" else g) * total
             gx = p * (v - (v * p).sum(self.dim, keepdim=True))
         if self.needs_input_grad[1]:
-            gg = (u * (p * total - _const(q))).sum(self.dim)
+            gg = (u * (p * total - constant(q))).sum(self.dim)
         return gx, gg
 
 
@@ -313,7 +178,7 @@ class NLL(ClassLoss):
         return self.reduce(x)
 
     def backward(self, g):
-        return (self.spread(g) * _const(-self.q),)
+        return (self.spread(g) * constant(-self.q),)
 
     def name(self) -> str:
         return "NllLossBackward0"
