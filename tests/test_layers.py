@@ -31,8 +31,9 @@ LAYERS = [
     ["autograd.scalar"],
     ["autograd.functional", "autograd.gradcheck"],
     ["autograd.viz"],
-    ["autograd.data"],
+    # DistributedSampler (data) asks the process group for rank and world size
     ["autograd.distributed"],
+    ["autograd.data"],
     ["nn"],
     ["optim"],
     ["autograd.cli", "autograd.__main__"],

@@ -37,6 +37,7 @@ import autograd.distributed as dist
 from autograd.distributed import ReduceOp
 from autograd.distributed.collectives import _default
 from autograd.engine import is_grad_enabled, queue_callback
+from autograd.function import constant
 from autograd.tensor import Tensor
 
 from ..module import Module
@@ -216,7 +217,7 @@ class Reducer:
             if self.find_unused and not self.used[self.index[id(p)]]:
                 continue  # no rank used it: its .grad stays as it was, as in PyTorch
             region = averaged[bucket.offsets[i]:bucket.offsets[i + 1]]
-            p.grad = Tensor._make(region.reshape(p.data.shape), None)
+            p.grad = constant(region.reshape(p.data.shape))
 
     def _unused_message(self, unready: list) -> str:
         names = ", ".join(f"'{b.names[i]}'" for b, i in unready)
