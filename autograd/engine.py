@@ -239,15 +239,15 @@ def topological_order(roots: list) -> list:
                         raise RuntimeError(FREED_GRAPH)
                     base = len(stack)
                     for value in inputs:
-                        if value.requires_grad:
-                            fn = value.grad_fn
-                            if fn is not None:
-                                if fn not in state:
-                                    stack.append(fn)
-                            elif value not in state:
-                                # below the node's other inputs: popped, so listed,
-                                # after their subgraphs, right before this node
-                                stack.insert(base, value)
+                        # a value made by a node requires grad; only leaves are asked
+                        fn = value.grad_fn
+                        if fn is not None:
+                            if fn not in state:
+                                stack.append(fn)
+                        elif value.requires_grad and value not in state:
+                            # below the node's other inputs: popped, so listed,
+                            # after their subgraphs, right before this node
+                            stack.insert(base, value)
             else:
                 stack.pop()
                 if seen is False:

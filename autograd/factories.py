@@ -12,11 +12,14 @@ import numpy as np
 
 from .function import constant
 from .random import default_generator
-from .tensor import Tensor, _int_dims, float32, int64
+from .tensor import Tensor, _int_dims, float32, int64, numeric_dtype
 
 
 def _finish(array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
-    t = constant(array if dtype is None else array.astype(dtype, copy=False))
+    if dtype is not None:
+        array = array.astype(numeric_dtype(dtype), copy=False)
+    numeric_dtype(array.dtype)  # a complex or string dtype= is refused
+    t = constant(array)
     return t.requires_grad_(True) if requires_grad else t
 
 

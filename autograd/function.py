@@ -70,7 +70,7 @@ class Op(Node):
         if type(out) is not _ndarray:
             out = _as_array(out)
         if _mode.enabled:
-            needs = tuple([t.requires_grad for t in inputs])
+            needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
                 node.inputs = inputs
                 node.needs_input_grad = needs

@@ -8,6 +8,7 @@ is one line that hands its inputs to an op in ``autograd/ops``.
 from __future__ import annotations
 
 import numbers
+import operator
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Sequence
@@ -33,25 +34,45 @@ MinMax = namedtuple("MinMax", ["values", "indices"])
 TopK = namedtuple("topk", ["values", "indices"])
 
 
+def numeric_dtype(dtype: Any, op: str = "tensor") -> np.dtype:
+    """``dtype`` as a numpy dtype a Tensor may hold: bool, integer or floating point.
+
+    Complex numbers, strings, objects and dates are refused with a TypeError (as
+    PyTorch refuses all but complex; chaingrad has no complex gradients, so a complex
+    tensor would give wrong ones, e.g. for ``abs``)."""
+    dt = np.dtype(dtype)
+    if dt.kind in "biuf":
+        return dt
+    what = "complex numbers are not supported" if dt.kind == "c" else (
+        "only bool, integer and floating-point dtypes are supported")
+    raise TypeError(f"{op}: can't make a tensor of dtype {dt}: {what}")
+
+
 def default_array(data: Any, dtype: Any = None) -> np.ndarray:
     """``data`` as an array with PyTorch's dtype rules (see API.md)."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, np.ndarray):
+    if dtype is not None:
+        dtype = numeric_dtype(dtype)
+    if isinstance(data, (np.ndarray, np.generic)):
+        numeric_dtype(data.dtype)  # a string array must not be parsed into numbers
+        if isinstance(data, np.generic):
+            return np.asarray(data, dtype=dtype)
         return data.astype(dtype) if dtype is not None else data.copy()
-    if isinstance(data, np.generic):
-        return np.asarray(data, dtype=dtype)
-    array = np.asarray(data, dtype=dtype)
+    try:
+        array = np.asarray(data, dtype=dtype)
+    except ValueError as err:  # ragged nesting, or strings given a numeric dtype
+        raise ValueError(f"tensor: could not make a tensor from "
+                         f"{type(data).__name__} data: {err}") from None
+    except TypeError as err:
+        raise TypeError(f"tensor: could not make a tensor from "
+                        f"{type(data).__name__} data: {err}") from None
     if dtype is None:
+        numeric_dtype(array.dtype)
         if array.dtype.kind == "f":
             array = array.astype(float32)
         elif array.dtype.kind in "iu":
             array = array.astype(int64)
-        elif array.dtype.kind not in "b":
-            raise TypeError(
-                f"tensor: could not convert data of type {type(data).__name__} "
-                f"(numpy dtype {array.dtype}) to a numeric tensor"
-            )
     return array
 
 
@@ -100,6 +121,28 @@ def _int_dims(dims: tuple) -> tuple:
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         return tuple(dims[0])
     return tuple(dims)
+
+
+def _shape_arg(shape: tuple, op: str) -> tuple:
+    """A shape a user gave: ints (at most one -1, inferred), checked as PyTorch does."""
+    inferred = False
+    out = []
+    for i, n in enumerate(shape):
+        if type(n) is not int:
+            if isinstance(n, bool) or not hasattr(n, "__index__"):
+                raise TypeError(f"{op}(): argument 'shape' must be a tuple of ints, but found "
+                                f"element of type {type(n).__name__} at pos {i}")
+            n = operator.index(n)
+        if n < 0:
+            if n != -1:
+                raise RuntimeError(f"{op}: invalid shape dimension {n} at index {i} of shape "
+                                   f"{list(shape)}")
+            if inferred:
+                raise RuntimeError(f"{op}: only one dimension can be inferred (shape "
+                                   f"{list(shape)})")
+            inferred = True
+        out.append(n)
+    return tuple(out)
 
 
 def _dim_arg(dim: Any, axis: Any) -> Any:
@@ -157,6 +200,29 @@ def _check_assigned_grad(tensor: Tensor, grad: Any) -> None:
         )
 
 
+class NotATensorError(TypeError):
+    """A Tensor was expected and something else came (a numpy array, a list...).
+
+    ``nn.Module.__call__`` prefixes the message with the innermost layer it reached
+    (``layer``), so the user learns which layer was handed what."""
+
+    layer: str | None = None
+
+
+def expect_tensor(value: Any, op: str, arg: str = "input") -> None:
+    """Raise a TypeError naming ``op`` and ``arg`` unless ``value`` is a Tensor."""
+    if not isinstance(value, Tensor):
+        kind = type(value)
+        name = kind.__name__ if kind.__module__ == "builtins" else (
+            f"{kind.__module__.split('.')[0]}.{kind.__name__}")
+        raise NotATensorError(f"{op}(): argument '{arg}' must be a Tensor, not {name} "
+                              "(wrap arrays and lists with autograd.tensor(...))")
+
+
+_NON_LEAF_FLAG = "you can only change requires_grad flags of leaf variables."
+_DETACH_HINT = (" If you want to use a computed variable in a subgraph that doesn't require "
+                "differentiation use var_no_grad = var.detach().")
+
 # one lock for every leaf's read-add-write of .grad. Uncontended it costs about 0.2 µs
 # per leaf per backward (acquire/release calls: half the cost of a `with` block here)
 _grad_lock = threading.Lock()
@@ -184,7 +250,7 @@ class Tensor:
     to int64; a numpy array keeps its dtype; ``dtype=`` always wins.
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_hooks",
+    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_hooks",
                  "_post_accumulate_grad_hooks", "__weakref__")  # the last unset until used
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
@@ -194,7 +260,7 @@ class Tensor:
         self._grad = None
         self.grad_fn = None
         self._hooks = None
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -205,7 +271,7 @@ class Tensor:
         t.data = data
         t._grad = None
         t.grad_fn = grad_fn
-        t.requires_grad = grad_fn is not None
+        t._requires_grad = grad_fn is not None
         t._hooks = None
         return t
 
@@ -226,6 +292,17 @@ class Tensor:
     @grad.deleter
     def grad(self) -> None:
         self._grad = None
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether ops on this tensor record a graph and backward computes its gradient."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, requires_grad: bool) -> None:
+        if self.grad_fn is not None:
+            raise RuntimeError(_NON_LEAF_FLAG + ("" if requires_grad else _DETACH_HINT))
+        self.requires_grad_(requires_grad)
 
     @property
     def shape(self) -> tuple:
@@ -308,9 +385,12 @@ class Tensor:
                     )
             else:
                 dtype = arg
-        if dtype is None or np.dtype(dtype) == self.data.dtype:
+        if dtype is None:
             return self
-        return ew.Cast.apply(self, dtype=np.dtype(dtype))
+        dtype = numeric_dtype(dtype, "to")
+        if dtype == self.data.dtype:
+            return self
+        return ew.Cast.apply(self, dtype=dtype)
 
     def astype(self, dtype: Any) -> Tensor:
         return self.to(dtype)
@@ -374,17 +454,13 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if self.grad_fn is not None and not requires_grad:
-            raise RuntimeError(
-                "you can only change requires_grad flags of leaf variables. If you want "
-                "to use a computed variable in a subgraph that doesn't require "
-                "differentiation use var_no_grad = var.detach()."
-            )
-        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(_NON_LEAF_FLAG + _DETACH_HINT)
+        if requires_grad and self.data.dtype.kind != "f":
             raise RuntimeError(
                 f"only Tensors of floating point dtype can require gradients "
                 f"(got dtype {self.data.dtype})"
             )
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         return self
 
     def retain_grad(self) -> None:
@@ -780,19 +856,32 @@ class Tensor:
             index = index.squeeze(d)
         return MinMax(values, constant(index.astype(int64)))
 
-    def argmax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return self._arg(np.argmax, dim, keepdim)
+    def argmax(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+               keepdims: bool | None = None) -> Tensor:
+        """The index of the largest value (of the flattened tensor when ``dim`` is None)."""
+        return self._arg(np.argmax, _dim_arg(dim, axis), keepdim or bool(keepdims))
 
-    def argmin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return self._arg(np.argmin, dim, keepdim)
+    def argmin(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+               keepdims: bool | None = None) -> Tensor:
+        """The index of the smallest value (of the flattened tensor when ``dim`` is None)."""
+        return self._arg(np.argmin, _dim_arg(dim, axis), keepdim or bool(keepdims))
 
     def _arg(self, fn: Any, dim: Any, keepdim: bool) -> Tensor:
+        op = fn.__name__
+        if self.data.dtype.kind == "b":
+            raise RuntimeError(f"{op}(): does not support bool input")
         if dim is None:
+            reduce.check_nonempty(op, self.shape, None, (), IndexError)
             out = np.asarray(fn(self.data))
             if keepdim:
                 out = out.reshape((1,) * self.ndim)
         else:
-            out = fn(self.data, axis=normalize_dim(dim, self.ndim, fn.__name__), keepdims=keepdim)
+            d = normalize_dim(dim, self.ndim, op)
+            if self.ndim == 0:  # a 0-d tensor has one element, at index 0
+                out = np.zeros((), int64)
+            else:
+                reduce.check_nonempty(op, self.shape, d, (d,))
+                out = fn(self.data, axis=d, keepdims=keepdim)
         return constant(np.asarray(out, dtype=int64))
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -822,23 +911,44 @@ class Tensor:
 
     # ------------------------------------------------------------------ shape
     def reshape(self, *shape: Any) -> Tensor:
-        shape = _int_dims(shape)
+        """The same values in ``shape`` (one dim may be -1): a view where the memory
+        allows it, else a copy."""
+        shape = _shape_arg(_int_dims(shape), "reshape")
         if shape == self.data.shape:
             return self
         return shape_ops.Reshape.apply(self, shape=shape)
 
-    view = reshape
+    def view(self, *shape: Any) -> Tensor:
+        """As :meth:`reshape`, but always a view of the same memory: a shape that
+        would need a copy (e.g. flattening a transpose) is an error, as in PyTorch."""
+        shape = _shape_arg(_int_dims(shape), "view")
+        if shape == self.data.shape:
+            return self
+        return shape_ops.Reshape.apply(self, shape=shape, view=True)
+
+    def contiguous(self) -> Tensor:
+        """``self`` if its memory is laid out row by row, else such a copy."""
+        return self if self.data.flags.c_contiguous else ew.Clone.apply(self)
+
+    def is_contiguous(self) -> bool:
+        return bool(self.data.flags.c_contiguous)
+
+    def _reshape(self, shape: tuple) -> Tensor:
+        """``reshape`` for shapes already checked (the shape methods' use)."""
+        if shape == self.data.shape:
+            return self
+        return shape_ops.Reshape.apply(self, shape=shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
-            return self.reshape(1)
+            return self._reshape((1,))
         s = normalize_dim(start_dim, self.ndim, "flatten")
         e = normalize_dim(end_dim, self.ndim, "flatten")
         if s > e:
             raise RuntimeError(f"flatten() has invalid args: start_dim {start_dim} "
                                f"cannot come after end_dim {end_dim}")
         shp = self.shape
-        return self.reshape((*shp[:s], int(np.prod(shp[s:e + 1])), *shp[e + 1:]))
+        return self._reshape((*shp[:s], int(np.prod(shp[s:e + 1])), *shp[e + 1:]))
 
     def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
         d = normalize_dim(dim, self.ndim, "unflatten")
@@ -866,11 +976,11 @@ class Tensor:
 
     def unsqueeze(self, dim: int) -> Tensor:
         d = normalize_dim(dim, self.ndim + 1, "unsqueeze")
-        return self.reshape((*self.shape[:d], 1, *self.shape[d:]))
+        return self._reshape((*self.shape[:d], 1, *self.shape[d:]))
 
     def squeeze(self, dim: Any = None) -> Tensor:
         axes = normalize_dims(dim, self.ndim, "squeeze")
-        return self.reshape(tuple(n for i, n in enumerate(self.shape)
+        return self._reshape(tuple(n for i, n in enumerate(self.shape)
                                   if not (i in axes and n == 1)))
 
     def expand(self, *sizes: Any) -> Tensor:

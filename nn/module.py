@@ -20,7 +20,7 @@ import numpy as np
 
 from autograd.engine import no_grad
 from autograd.function import constant
-from autograd.tensor import Tensor
+from autograd.tensor import NotATensorError, Tensor
 
 from .parameter import Parameter
 
@@ -41,8 +41,22 @@ def _addindent(text: str, spaces: int) -> str:
     return "\n".join([lines[0]] + [pad + line if line.strip() else "" for line in lines[1:]])
 
 
-def _shape(value: Any) -> tuple:
-    return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
+def _loadable(key: str, source: Any, target: Tensor) -> tuple[np.ndarray | None, str | None]:
+    """``source`` as an array ready to copy into ``target``, or the reason it is not."""
+    try:
+        array = np.asarray(source.data if isinstance(source, Tensor) else source)
+    except ValueError:  # a ragged list
+        array = None
+    if array is None or array.dtype.kind not in "biuf":
+        return None, (f'While copying the parameter named "{key}", expected a Tensor or '
+                      f"an array of numbers from the checkpoint but received "
+                      f"{type(source).__name__}"
+                      + ("" if array is None else f" of dtype {array.dtype}"))
+    if tuple(array.shape) != tuple(target.shape):
+        return None, (f"size mismatch for {key}: copying a param with shape "
+                      f"{tuple(array.shape)} from checkpoint, the shape in current model is "
+                      f"{tuple(target.shape)}.")
+    return array.astype(target.dtype, copy=False), None
 
 
 class Module:
@@ -65,7 +79,14 @@ class Module:
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        try:
+            return self.forward(*args, **kwargs)
+        except NotATensorError as err:
+            if err.layer is not None:  # an inner layer already said who it was
+                raise
+            named = NotATensorError(f"{self._get_name()}: {err}")
+            named.layer = self._get_name()
+            raise named from None
 
     # ------------------------------------------------------------------ registration
     def _registries(self) -> tuple:
@@ -352,16 +373,15 @@ class Module:
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
-        errors = []
+        # everything is checked and converted first, then copied: all or nothing
+        errors, ready = [], []
         for key, target in own.items():
             if key in state_dict:
-                source = state_dict[key]
-                if _shape(source) != target.shape:
-                    errors.append(
-                        f"size mismatch for {key}: copying a param with shape "
-                        f"{_shape(source)} from checkpoint, the shape in current model is "
-                        f"{target.shape}."
-                    )
+                array, error = _loadable(key, state_dict[key], target)
+                if error is None:
+                    ready.append((target, array))
+                else:
+                    errors.append(error)
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: "
@@ -375,10 +395,8 @@ class Module:
                 + "\n\t".join(errors)
             )
         with no_grad():
-            for key, target in own.items():
-                if key in state_dict:
-                    source = state_dict[key]
-                    target.copy_(source.data if isinstance(source, Tensor) else source)
+            for target, array in ready:
+                target.copy_(array)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ repr

@@ -24,7 +24,7 @@ class Parameter(Tensor):
         self._grad = None
         self.grad_fn = None
         self._hooks = None
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 

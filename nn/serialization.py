@@ -7,7 +7,8 @@ Nothing is pickled, so loading a file never runs code.
 
 Writing is atomic: the bytes go to a temporary file in the target's directory,
 are flushed and fsync'ed, and only then ``os.replace`` puts the file in place.
-A crash mid-write leaves the old file untouched.
+A crash mid-write leaves the old file untouched, and the next save of the same
+target removes the temporary such a crash left behind.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ import numpy as np
 
 from autograd.function import constant
 from autograd.tensor import Tensor
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 _META = "__chaingrad__"
 _FORMAT = "chaingrad.save"
@@ -93,25 +99,90 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     """Write ``obj`` (e.g. ``model.state_dict()`` or an optimizer's state dict, or a
     dict holding both) to ``path`` as an ``.npz``, atomically."""
     encoder = _Encoder()
-    meta = {"format": _FORMAT, "version": _VERSION, "root": encoder.encode(obj)}
+    try:
+        meta = {"format": _FORMAT, "version": _VERSION, "root": encoder.encode(obj)}
+    except RecursionError:
+        raise ValueError("nn.save: the object is nested too deeply to save") from None
     entries = dict(encoder.arrays)
     entries[_META] = np.array(json.dumps(meta))
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    # os.open with mode 0o666 gives the file the permissions a plain open() would (umask)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    if not os.path.isdir(directory):
+        raise RuntimeError(f"nn.save: cannot write {path}: its parent directory {directory} "
+                           "does not exist")
+    name = os.path.basename(path)
+    _remove_stale_temporaries(directory, name)
+    fd, tmp = _create_temporary(directory, name, path)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **entries)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            # renamed while still open (and locked): no moment where another save
+            # could take it for a temporary left behind by a killed process
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+# A temporary is ``.<name>.<12 hex digits>.tmp`` next to the target, held under an
+# exclusive flock while it is written. A process killed mid-save (SIGKILL: no
+# cleanup runs) leaves it behind unlocked, and the next save of the same target
+# removes it; a temporary that another process is writing right now stays locked.
+_TMP_SUFFIX = ".tmp"
+
+
+def _create_temporary(directory: str, name: str, path: str) -> tuple[int, str]:
+    """A new temporary for ``name``, created and locked: ``(fd, its path)``."""
+    while True:
+        tmp = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
+        try:
+            # mode 0o666 gives the file the permissions a plain open() would (umask)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as err:
+            raise type(err)(err.errno, f"nn.save: cannot write {path}: {err.strerror}",
+                            path) from None
+        if fcntl is None:
+            return fd, tmp
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:  # between create and lock another save may have removed it: start again
+            if os.stat(tmp).st_ino == os.fstat(fd).st_ino:
+                return fd, tmp
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Delete temporaries of ``name`` that no live process holds (see above)."""
+    if fcntl is None:  # no flock (Windows): leave them; they never replace the target
+        return
+    prefix = f".{name}."
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        stamp = entry[len(prefix):-len(_TMP_SUFFIX)]
+        if not (entry.startswith(prefix) and entry.endswith(_TMP_SUFFIX) and len(stamp) == 12
+                and all(c in "0123456789abcdef" for c in stamp)):
+            continue
+        stale = os.path.join(directory, entry)
+        try:
+            fd = os.open(stale, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while a writer lives
+            if os.stat(stale).st_ino == os.fstat(fd).st_ino:
+                os.unlink(stale)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _fsync_directory(directory: str) -> None:
@@ -151,5 +222,8 @@ def load(path: str | os.PathLike) -> Any:
         if meta.get("version", 0) > _VERSION:
             raise ValueError(f"written by a newer version ({meta['version']})")
         return _decode(meta["root"], arrays)
+    except RecursionError:
+        raise RuntimeError(f"nn.load: {path} has damaged metadata: its structure is "
+                           "nested too deeply") from None
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise RuntimeError(f"nn.load: {path} has damaged or unknown metadata: {err}") from None

@@ -121,6 +121,12 @@ def _assign_grad(value_of):
     return run
 
 
+def _layer_input(lib, value):
+    nn = __import__("nn") if lib is autograd else lib.nn
+    lib.manual_seed(0)
+    nn.Linear(3, 2)(value)
+
+
 CASES = {
     # binary ops whose shapes do not broadcast: the op and both shapes
     "add_shapes": ErrorCase(
@@ -396,6 +402,84 @@ CASES = {
         lambda: _assign_grad(lambda lib: np.ones(3, dtype=np.float32))(autograd),
         _assign_grad(lambda lib: np.ones(3, dtype=np.float32)),
         TypeError, ["assigned grad", "Tensor or None", "ndarray"]),
+    "view_transposed": ErrorCase(
+        lambda: autograd.ones(2, 3).transpose(0, 1).view(-1),
+        lambda t: t.ones(2, 3).transpose(0, 1).view(-1),
+        RuntimeError, ["view", "(-1,)", "stride", ".reshape(...)"]),
+    "view_strided_slice": ErrorCase(
+        lambda: autograd.ones(4, 3)[:, :2].view(8), lambda t: t.ones(4, 3)[:, :2].view(8),
+        RuntimeError, ["view", "(8,)", ".reshape(...)"]),
+    "view_expanded": ErrorCase(
+        lambda: autograd.ones(3, 1).expand(3, 4).view(-1),
+        lambda t: t.ones(3, 1).expand(3, 4).view(-1),
+        RuntimeError, ["view", ".reshape(...)"]),
+    "reshape_minus_two": ErrorCase(
+        lambda: autograd.ones(2, 3).reshape(-2, 3), lambda t: t.ones(2, 3).reshape(-2, 3),
+        RuntimeError, ["reshape", "invalid shape dimension -2", "[-2, 3]"]),
+    "view_minus_two": ErrorCase(
+        lambda: autograd.ones(2, 3).view(-2, 3), lambda t: t.ones(2, 3).view(-2, 3),
+        RuntimeError, ["view", "invalid shape dimension -2"]),
+    "reshape_two_inferred": ErrorCase(
+        lambda: autograd.ones(2, 3).reshape(-1, -1), lambda t: t.ones(2, 3).reshape(-1, -1),
+        RuntimeError, ["reshape", "only one dimension can be inferred"]),
+    "reshape_float": ErrorCase(
+        lambda: autograd.ones(2, 3).reshape((2.0, 3)), lambda t: t.ones(2, 3).reshape((2.0, 3)),
+        TypeError, ["reshape", "tuple of ints", "float"]),
+    "gather_negative": ErrorCase(
+        lambda: autograd.ones(2, 3).gather(1, autograd.tensor([[0, -1, 1]])),
+        lambda t: t.ones(2, 3).gather(1, t.tensor([[0, -1, 1]])),
+        RuntimeError, ["gather", "index -1", "out of bounds", "size 3"]),
+    "gather_out_of_range": ErrorCase(
+        lambda: autograd.ones(2, 3).gather(1, autograd.tensor([[0, 3, 1]])),
+        lambda t: t.ones(2, 3).gather(1, t.tensor([[0, 3, 1]])),
+        RuntimeError, ["gather", "index 3", "out of bounds", "size 3"]),
+    "string_array": ErrorCase(
+        lambda: autograd.tensor(np.array(["1.5", "2"])),
+        lambda t: t.tensor(np.array(["1.5", "2"])),
+        TypeError, ["tensor", "<U3", "bool, integer and floating-point"]),
+    "object_array": ErrorCase(
+        lambda: autograd.tensor(np.array([1.0, None])),
+        lambda t: t.tensor(np.array([1.0, None])),
+        TypeError, ["tensor", "object"]),
+    "requires_grad_attr_int": ErrorCase(
+        lambda: setattr(autograd.tensor([1, 2]), "requires_grad", True),
+        lambda t: setattr(t.tensor([1, 2]), "requires_grad", True),
+        RuntimeError, ["floating point", "int64"]),
+    "requires_grad_attr_bool": ErrorCase(
+        lambda: setattr(autograd.tensor([True]), "requires_grad", True),
+        lambda t: setattr(t.tensor([True]), "requires_grad", True),
+        RuntimeError, ["floating point", "bool"]),
+    "requires_grad_attr_non_leaf": ErrorCase(
+        lambda: setattr(autograd.ones(2, requires_grad=True) * 2, "requires_grad", False),
+        lambda t: setattr(t.ones(2, requires_grad=True) * 2, "requires_grad", False),
+        RuntimeError, ["leaf variables", "detach"]),
+    "linear_numpy": ErrorCase(
+        lambda: _layer_input(autograd, np.ones((1, 3), np.float32)),
+        lambda t: _layer_input(t, np.ones((1, 3), np.float32)),
+        TypeError, ["Linear", "Tensor", "numpy.ndarray"]),
+    "linear_list": ErrorCase(
+        lambda: _layer_input(autograd, [[1.0, 2.0, 3.0]]),
+        lambda t: _layer_input(t, [[1.0, 2.0, 3.0]]),
+        TypeError, ["Linear", "Tensor", "list"]),
+    "argmax_empty": ErrorCase(
+        lambda: autograd.ones(0).argmax(), lambda t: t.ones(0).argmax(),
+        IndexError, ["argmax", "numel() == 0"]),
+    "argmin_empty_dim": ErrorCase(
+        lambda: autograd.ones(0, 3).argmin(0), lambda t: t.ones(0, 3).argmin(0),
+        IndexError, ["argmin", "dim 0", "non-zero size", "(0, 3)"]),
+    "argmax_bool": ErrorCase(
+        lambda: autograd.tensor([True, False]).argmax(),
+        lambda t: t.tensor([True, False]).argmax(),
+        RuntimeError, ["argmax", "bool"]),
+    "amax_empty_dim": ErrorCase(
+        lambda: autograd.ones(0, 3).amax(0), lambda t: t.ones(0, 3).amax(0),
+        IndexError, ["amax", "dim 0", "non-zero size"]),
+    "max_empty": ErrorCase(
+        lambda: autograd.ones(0, 3).max(), lambda t: t.ones(0, 3).max(),
+        RuntimeError, ["numel() == 0", "dim"]),
+    "max_empty_dim": ErrorCase(
+        lambda: autograd.ones(0, 3).max(0), lambda t: t.ones(0, 3).max(0),
+        IndexError, ["max", "dim 0"]),
     "add_string": ErrorCase(
         lambda: autograd.ones(2) + "x", lambda t: t.ones(2) + "x",
         TypeError, ["str"]),

@@ -533,3 +533,124 @@ def test_max_min_with_axis_return_values_and_indices():
     assert values.shape == (1, 3) and indices.tolist() == [[0, 1, 0]]
     assert x.softmax(axis=1).shape == (2, 3)
     assert x.max().item() == 7.0
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argmax_argmin_take_axis_and_keepdims(name):
+    x = autograd.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    method = getattr(x, name)
+    assert method(axis=1).tolist() == method(dim=1).tolist()
+    assert method(axis=0, keepdims=True).shape == (1, 3)
+    assert method(dim=0, keepdim=True).tolist() == method(axis=0, keepdims=True).tolist()
+    assert method(keepdim=True).shape == (1, 1)
+    assert getattr(autograd, name)(x, axis=1).tolist() == method(1).tolist()
+    assert getattr(autograd.tensor(3.0), name)(0).item() == 0
+
+
+# --------------------------------------------------------------------------- empty dims
+
+
+EMPTY_CASES = {
+    "softmax_dim0": lambda t: t.softmax(0),
+    "softmax_dim1": lambda t: t.softmax(1),
+    "log_softmax_dim0": lambda t: t.log_softmax(0),
+    "log_softmax_dim1": lambda t: t.log_softmax(1),
+    "logsumexp_dim0": lambda t: t.logsumexp(0),
+    "logsumexp_dim1": lambda t: t.logsumexp(1),
+    "logsumexp_all_dims": lambda t: t.logsumexp((0, 1)),
+    "argmax_dim1": lambda t: t.argmax(1),
+    "argmin_dim1_keepdim": lambda t: t.argmin(1, keepdim=True),
+    "amax_dim1": lambda t: t.amax(1),
+    "sum_dim0": lambda t: t.sum(0),
+}
+
+
+@pytest.mark.parametrize("name", EMPTY_CASES)
+def test_reductions_over_empty_dims_match_torch(name):
+    """Along a zero-size dim PyTorch returns an empty or -inf result; so must we."""
+    fn = EMPTY_CASES[name]
+    x = autograd.ones(0, 3, dtype=autograd.float64, requires_grad=True)
+    ours = fn(x)
+    if ours.requires_grad:  # the graph through an empty tensor works too
+        ours.sum().backward()
+        assert x.grad.shape == (0, 3)
+    torch = pytest.importorskip("torch")
+    theirs = fn(torch.ones(0, 3, dtype=torch.float64))
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+# --------------------------------------------------------------------------- view
+
+
+def test_view_shares_memory_where_the_strides_allow_it():
+    x = autograd.arange(12.0).reshape(4, 3)
+    for v, shape in [(x.view(3, 4), (3, 4)), (x[1:3].view(-1), (6,)),
+                     (x.T.T.view(12), (12,)),
+                     (autograd.ones(1, 3).expand(4, 3).view(4, 1, 3), (4, 1, 3))]:
+        assert v.shape == shape
+        assert np.shares_memory(v.data, x.data) or v.data.strides[0] == 0
+    v = x.view(2, 6)
+    with autograd.no_grad():
+        v[0, 0] = 100.0
+    assert x[0, 0].item() == 100.0  # a view, not a copy
+
+
+def test_contiguous_then_view_and_the_gradient_flows():
+    x = autograd.ones(2, 3, requires_grad=True)
+    t = x.transpose(0, 1)
+    assert not t.is_contiguous() and x.is_contiguous()
+    assert x.contiguous() is x
+    y = t.contiguous().view(-1)
+    assert y.shape == (6,) and t.contiguous().is_contiguous()
+    (y * autograd.arange(6.0)).sum().backward()
+    assert x.grad.tolist() == [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]]
+    assert t.reshape(-1).shape == (6,)  # reshape copies where view cannot
+
+
+def test_shape_arguments_accept_integer_like_values():
+    x = autograd.ones(2, 3)
+    assert x.reshape(np.int64(3), autograd.tensor(2)).shape == (3, 2)
+    assert x.view([6]).shape == (6,)
+
+
+# --------------------------------------------------------------------------- dtypes refused
+
+
+@pytest.mark.parametrize("make", [
+    lambda: autograd.tensor(np.array([1 + 2j])),
+    lambda: autograd.tensor([1 + 2j, 3.0]),
+    lambda: autograd.tensor([1.0, 2.0], dtype=np.complex64),
+    lambda: autograd.zeros(2, dtype=np.complex128),
+    lambda: autograd.ones(2).to(np.complex64),
+    lambda: autograd.tensor(np.array(["a", "b"])),
+    lambda: autograd.tensor(np.array(["1.5"]), dtype=np.float32),
+    lambda: autograd.tensor(np.array([1, None], dtype=object)),
+    lambda: autograd.tensor(np.array(["2020-01-01"], dtype="datetime64[D]")),
+    lambda: autograd.ones(2) + np.array([1 + 1j, 2]),
+], ids=["complex_array", "complex_list", "complex_dtype", "complex_factory", "complex_to",
+        "string_array", "string_array_as_float", "object_array", "datetime", "complex_operand"])
+def test_complex_string_object_data_is_refused(make):
+    """PyTorch has complex tensors; chaingrad does not (their gradients, e.g. of abs,
+    would be wrong), so they are refused like strings and objects, with a TypeError."""
+    with pytest.raises(TypeError, match="can't make a tensor of dtype"):
+        make()
+
+
+def test_ragged_data_is_a_value_error_naming_tensor():
+    with pytest.raises(ValueError, match="tensor: could not make a tensor"):
+        autograd.tensor([[1.0, 2.0], [3.0]])
+
+
+def test_requires_grad_attribute_on_float_leaves_and_grad_assignment():
+    t = autograd.tensor([1.0, 2.0])
+    t.requires_grad = True
+    assert t.requires_grad and t.is_leaf
+    t.requires_grad = False
+    assert not t.requires_grad
+    t.requires_grad = True
+    (t * 3).sum().backward()
+    assert t.grad.tolist() == [3.0, 3.0]
+    t.grad = autograd.zeros(2)  # same shape, dtype and device: accepted
+    del t.grad
+    assert t.grad is None

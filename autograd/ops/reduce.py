@@ -14,6 +14,20 @@ from ..function import Op, constant
 from .dims import keepdim_shape, normalize_dims
 
 
+def check_nonempty(op: str, shape: tuple, dim, axes: tuple,
+                   kind: type[Exception] = RuntimeError) -> None:
+    """PyTorch's errors for picking an element (max, argmax...) out of nothing
+    (``kind``: PyTorch's type when no dim is given; IndexError for argmax/argmin)."""
+    if dim is None and 0 in shape:
+        raise kind(f"{op}(): Expected reduction dim to be specified for "
+                           f"input.numel() == 0 (input of shape {tuple(shape)}). Specify "
+                           "the reduction dim with the 'dim' argument.")
+    for a in axes:
+        if shape[a] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size "
+                             f"(input of shape {tuple(shape)})")
+
+
 class Reduction(Op):
     """Base of ops that reduce over ``dim`` (None: all) with ``keepdim``."""
 
@@ -110,12 +124,8 @@ class Extremum(Reduction):
     def spread_array(self, out):
         return out if self.keepdim else out.reshape(keepdim_shape(self.in_shape, self.axes))
 
-    def check_nonempty(self, x):
-        if any(x.shape[a] == 0 for a in self.axes):
-            raise RuntimeError(
-                f"{self.op_name()}: expected a non-empty tensor along the reduced dims "
-                f"{self.axes}, got shape {tuple(x.shape)}"
-            )
+    def check_nonempty(self, x, dim):
+        check_nonempty(self.op_name(), x.shape, dim, self.axes)
 
 
 class Amax(Extremum):
@@ -125,7 +135,7 @@ class Amax(Extremum):
 
     def forward(self, x, dim=None, keepdim=False):
         axes = self.setup(x, dim, keepdim)
-        self.check_nonempty(x)
+        self.check_nonempty(x, dim)
         out = x.max(axis=axes, keepdims=keepdim)
         self.saved = (out,)
         return out
@@ -138,7 +148,7 @@ class Amin(Extremum):
 
     def forward(self, x, dim=None, keepdim=False):
         axes = self.setup(x, dim, keepdim)
-        self.check_nonempty(x)
+        self.check_nonempty(x, dim)
         out = x.min(axis=axes, keepdims=keepdim)
         self.saved = (out,)
         return out
@@ -181,9 +191,11 @@ class LogSumExp(Reduction):
 
     def forward(self, x, dim=None, keepdim=False):
         axes = self.setup(x, dim, keepdim)
-        shift = x.max(axis=axes, keepdims=True)
+        # initial=-inf: the log-sum-exp of nothing is log 0 = -inf, as in PyTorch
+        shift = x.max(axis=axes, keepdims=True, initial=-np.inf)
         shift = np.where(np.isfinite(shift), shift, 0)  # all -inf rows stay -inf
-        out = np.log(np.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
+        with np.errstate(divide="ignore"):
+            out = np.log(np.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
         out = out.astype(x.dtype, copy=False)
         self.saved = (out,)
         return out if keepdim else out.reshape(
@@ -203,8 +215,11 @@ class SoftmaxOp(Op):
 
     def forward(self, x, dim=-1):
         self.dim = normalize_dims(dim, x.ndim, "softmax")  # a tuple: () for a 0-d x
-        e = np.exp(x - x.max(axis=self.dim, keepdims=True))
-        out = e / e.sum(axis=self.dim, keepdims=True)
+        if x.size:
+            e = np.exp(x - x.max(axis=self.dim, keepdims=True))
+            out = e / e.sum(axis=self.dim, keepdims=True)
+        else:  # an empty dim gives an empty result, as in PyTorch
+            out = x.copy()
         self.saved = (out,)
         return out
 
@@ -220,8 +235,11 @@ class LogSoftmaxOp(Op):
 
     def forward(self, x, dim=-1):
         self.dim = normalize_dims(dim, x.ndim, "log_softmax")  # a tuple: () for a 0-d x
-        shifted = x - x.max(axis=self.dim, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
+        if x.size:
+            shifted = x - x.max(axis=self.dim, keepdims=True)
+            out = shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
+        else:
+            out = x.copy()
         self.saved = (out,)
         return out
 

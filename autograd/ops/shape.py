@@ -18,18 +18,27 @@ class Reshape(Op):
 
     __slots__ = ("in_shape",)
 
-    def forward(self, x, shape=()):
+    def forward(self, x, shape=(), view=False):
         self.in_shape = x.shape
-        return x.reshape(shape)
+        out = x.reshape(shape)
+        if view and x.size and not array_module(x).may_share_memory(out, x):
+            # numpy copied: no strides give this shape over x's memory (PyTorch's rule)
+            raise RuntimeError(
+                f"view: shape {tuple(shape)} is not compatible with the input's size and "
+                f"stride (input of shape {tuple(x.shape)}, strides "
+                f"{tuple(n // x.itemsize for n in x.strides)}: at least one dimension spans "
+                "across two contiguous subspaces). Use .reshape(...) instead."
+            )
+        return out
 
     def backward(self, g):
         return (g.reshape(self.in_shape),)
 
     @classmethod
-    def explain(cls, err, x, shape=()):
+    def explain(cls, err, x, shape=(), view=False):
         return RuntimeError(
-            f"reshape: shape {tuple(shape)} is invalid for input of shape "
-            f"{tuple(x.shape)} ({x.numel()} elements)"
+            f"{'view' if view else 'reshape'}: shape {tuple(shape)} is invalid for input "
+            f"of shape {tuple(x.shape)} ({x.numel()} elements)"
         )
 
     def name(self) -> str:

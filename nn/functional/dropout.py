@@ -6,7 +6,7 @@ import numpy as np
 
 from autograd.function import constant
 from autograd.random import default_generator
-from autograd.tensor import Tensor
+from autograd.tensor import Tensor, expect_tensor
 
 
 def check_probability(p: float) -> None:
@@ -22,6 +22,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     ``autograd.random.default_generator()`` (``autograd.manual_seed`` fixes it);
     dy/dx = m, one Mul node.
     """
+    expect_tensor(input, "dropout")
     check_probability(p)
     if not training or p == 0.0:
         return input

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from autograd.ops.embedding import EmbeddingOp
-from autograd.tensor import Tensor
+from autograd.tensor import Tensor, expect_tensor
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
@@ -11,6 +11,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     (num_embeddings, embedding_dim); the result has shape (*input.shape,
     embedding_dim). Rows used more than once get the sum of their gradients;
     the ``padding_idx`` row gets none."""
+    expect_tensor(weight, "embedding", "weight")
     indices = input.data if isinstance(input, Tensor) else input
     if getattr(indices, "dtype", None) is None or indices.dtype.kind not in "iu":
         kind = getattr(indices, "dtype", type(indices).__name__)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from autograd.ops import loss as loss_ops
-from autograd.tensor import Tensor
+from autograd.tensor import Tensor, expect_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -39,6 +39,7 @@ def _array(value: Any, dtype: Any) -> np.ndarray | None:
 
 def _regression(op: Any, name: str, input: Tensor, target: Any, reduction: str,
                 **attrs: Any) -> Tensor:
+    expect_tensor(input, name)
     _check_reduction(reduction)
     target = _as_target(target, input)
     if target.shape != input.shape:
@@ -102,6 +103,7 @@ def _class_distribution(op: str, input: Tensor, target: Any, weight: Any, ignore
     divided by PyTorch's denominator (Σ w_t over counted samples for indices,
     the number of samples for probabilities), so the loss is -Σ q·log p summed.
     """
+    expect_tensor(input, op)
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, "
@@ -191,6 +193,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
                          reduction: str = "mean") -> Tensor:
     """-(y log x + (1 - y) log(1 - x)) for probabilities x (logs clamped at -100)."""
+    expect_tensor(input, "binary_cross_entropy")
     _check_reduction(reduction)
     target = _as_target(target, input)
     if target.shape != input.shape:
@@ -206,6 +209,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
                                      reduction: str = "mean", pos_weight: Any = None) -> Tensor:
     """BCE of σ(x) computed from the logits x in the stable softplus form."""
+    expect_tensor(input, "binary_cross_entropy_with_logits")
     _check_reduction(reduction)
     target = _as_target(target, input)
     if target.shape != input.shape:

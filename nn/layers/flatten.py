@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autograd.tensor import Tensor
+from autograd.tensor import Tensor, expect_tensor
 
 from ..module import Module
 
@@ -16,6 +16,7 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, input: Tensor) -> Tensor:
+        expect_tensor(input, "flatten")
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
@@ -31,6 +32,7 @@ class Unflatten(Module):
         self.unflattened_size = tuple(unflattened_size)
 
     def forward(self, input: Tensor) -> Tensor:
+        expect_tensor(input, "unflatten")
         return input.unflatten(self.dim, self.unflattened_size)
 
     def extra_repr(self) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from autograd.function import constant
-from autograd.tensor import Tensor
+from autograd.tensor import Tensor, expect_tensor
 
 from .. import init
 from ..functional.norm import batch_norm, layer_norm
@@ -70,6 +70,7 @@ class _BatchNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
+        expect_tensor(input, "batch_norm")
         if input.ndim not in self.expected_dims:
             wanted = " or ".join(f"{d}D" for d in self.expected_dims)
             raise ValueError(f"expected {wanted} input (got {input.ndim}D input)")

@@ -321,6 +321,32 @@ def test_load_state_dict_non_strict_reports_like_torch():
     np.testing.assert_array_equal(ours[0].weight.data, theirs[0].weight.detach().numpy())
 
 
+@pytest.mark.parametrize("bad", [
+    np.array(["a", "b"]),  # right shape, but no numbers: the old code copied halfway
+    np.array([1 + 2j, 3j]),
+    [1.0, [2.0]],
+    "ab",
+    None,
+], ids=["strings", "complex", "ragged", "str", "None"])
+def test_load_state_dict_loads_everything_or_changes_nothing(bad):
+    m = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    before = {k: v.data.copy() for k, v in m.state_dict().items()}
+    source = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2)).state_dict()
+    source["1.bias"] = bad  # the last entry: every other one would be copied first
+    with pytest.raises(RuntimeError, match=r'While copying the parameter named "1.bias"'):
+        m.load_state_dict(source)
+    for key, value in m.state_dict().items():
+        np.testing.assert_array_equal(value.data, before[key], err_msg=key)
+
+
+def test_load_state_dict_casts_numbers_of_another_dtype():
+    m = nn.Linear(2, 1)
+    m.load_state_dict({"weight": np.array([[1, 2]]), "bias": autograd.tensor([0.5],
+                                                                              dtype=np.float64)})
+    assert m.weight.dtype == np.float32 and m.weight.tolist() == [[1.0, 2.0]]
+    assert m.bias.dtype == np.float32 and m.bias.tolist() == [0.5]
+
+
 def test_load_state_dict_rejects_non_dicts():
     with pytest.raises(TypeError, match="dict"):
         nn.Linear(1, 1).load_state_dict([1, 2])

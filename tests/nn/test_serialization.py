@@ -226,3 +226,114 @@ def test_a_zip_that_is_not_npz(tmp_path):
         z.writestr("readme.txt", "hello")
     with pytest.raises(RuntimeError, match=r"archive\.npz"):
         nn.load(path)
+
+
+def test_deeply_nested_metadata_is_a_clear_error_not_a_recursion_error(tmp_path):
+    """A crafted file whose structure nests 100,000 levels deep."""
+    path = tmp_path / "deep.npz"
+    root = "[" * 100_000 + "]" * 100_000
+    meta = '{"format": "chaingrad.save", "version": 1, "root": ' + root + "}"
+    np.savez(path, __chaingrad__=np.array(meta))
+    with pytest.raises(RuntimeError, match=r"nn.load: .*deep.npz.*nested too deeply"):
+        nn.load(path)
+
+
+def test_saving_a_deeply_nested_object_is_a_clear_error(tmp_path):
+    obj: list = []
+    for _ in range(100_000):
+        obj = [obj]
+    with pytest.raises(ValueError, match=r"nn.save: .*nested too deeply"):
+        nn.save(obj, tmp_path / "deep.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_saving_into_a_missing_directory_names_the_users_path(tmp_path):
+    path = tmp_path / "no" / "such" / "ckpt.npz"
+    with pytest.raises(RuntimeError) as info:
+        nn.save({"a": 1}, path)
+    message = str(info.value)
+    assert str(path) in message and "does not exist" in message and ".tmp" not in message
+
+
+def test_saving_into_a_read_only_directory_names_the_users_path(tmp_path):
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        pytest.skip("root may write into read-only directories")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError, match=re.escape(str(folder / "ckpt.npz"))):
+            nn.save({"a": 1}, folder / "ckpt.npz")
+    finally:
+        folder.chmod(0o700)
+
+
+_KILLED_SAVE = """
+import os, sys, time
+import numpy as np
+import nn
+real_savez = np.savez
+def savez_then_hang(f, **arrays):
+    real_savez(f, **arrays)
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(60)  # killed here, mid-save: no cleanup code can run
+np.savez = savez_then_hang
+nn.save({"w": np.ones(1000)}, sys.argv[1])
+"""
+
+
+def _killed_save(path):
+    """Start a save of ``path`` in another process and SIGKILL it mid-write."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_SAVE, str(path)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+
+
+def _temporaries(folder):
+    return sorted(name for name in os.listdir(folder) if name.endswith(".tmp"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and flock are POSIX")
+def test_temporaries_left_by_killed_saves_are_removed_by_the_next_save(tmp_path):
+    path, old = _old_file(tmp_path)
+    for _ in range(3):
+        _killed_save(path)
+    # each save removed the previous kill's leftover: one left, not three piled up
+    (left,) = _temporaries(tmp_path)
+    assert path.read_bytes() == old  # and the old checkpoint survived every kill
+    nn.save({"x": 1}, tmp_path / "other.npz")  # another target's save leaves it alone
+    assert _temporaries(tmp_path) == [left]
+    nn.save({"version": "new"}, path)
+    assert _temporaries(tmp_path) == []
+    assert nn.load(path)["version"] == "new"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock is POSIX")
+def test_a_temporary_being_written_by_a_live_process_is_kept(tmp_path):
+    import fcntl
+
+    path, _ = _old_file(tmp_path)
+    busy = tmp_path / f".{path.name}.0123456789ab.tmp"
+    busy.write_bytes(b"in progress")
+    fd = os.open(busy, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a save in progress holds it
+        nn.save({"version": "new"}, path)
+        assert busy.exists()
+    finally:
+        os.close(fd)
+    nn.save({"version": "newer"}, path)
+    assert not busy.exists()
+    unrelated = tmp_path / f".{path.name}.not-ours.tmp"
+    unrelated.write_bytes(b"")
+    nn.save({"version": "newest"}, path)
+    assert unrelated.exists()  # only names nn.save itself makes are ever removed

@@ -1,0 +1,106 @@
+"""Every layer and ``nn.functional`` form refuses a numpy array or a list with a
+TypeError that names the layer (or function) and says a Tensor is expected: never
+an internal AttributeError from deep inside (issue 9)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd
+import nn
+import nn.functional as F
+
+X = np.ones((2, 3), dtype=np.float32)
+IMAGES = np.ones((1, 1, 4, 4), dtype=np.float32)
+
+LAYERS = {  # layer, a valid input for it (as an array)
+    "Linear": (lambda: nn.Linear(3, 2), X),
+    "Conv2d": (lambda: nn.Conv2d(1, 1, 3), IMAGES),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2), IMAGES),
+    "AvgPool2d": (lambda: nn.AvgPool2d(2), IMAGES),
+    "Flatten": (lambda: nn.Flatten(), IMAGES),
+    "Unflatten": (lambda: nn.Unflatten(1, (3, 1)), X),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(3), X),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(1), IMAGES),
+    "LayerNorm": (lambda: nn.LayerNorm(3), X),
+    "Dropout": (lambda: nn.Dropout(0.5), X),
+    "ReLU": (lambda: nn.ReLU(), X),
+    "LeakyReLU": (lambda: nn.LeakyReLU(), X),
+    "Tanh": (lambda: nn.Tanh(), X),
+    "Sigmoid": (lambda: nn.Sigmoid(), X),
+    "GELU": (lambda: nn.GELU(), X),
+    "Softmax": (lambda: nn.Softmax(1), X),
+    "LogSoftmax": (lambda: nn.LogSoftmax(1), X),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+@pytest.mark.parametrize("wrap", [np.asarray, lambda a: a.tolist()], ids=["ndarray", "list"])
+def test_layers_refuse_arrays_naming_the_layer(name, wrap):
+    make, x = LAYERS[name]
+    layer = make()
+    with pytest.raises(TypeError, match=rf"^{name}: .*must be a Tensor, not "):
+        layer(wrap(x))
+    assert layer(autograd.tensor(x)).shape  # and a Tensor of the same values works
+
+
+def test_inside_a_container_the_innermost_layer_is_named_once():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    with pytest.raises(TypeError) as info:
+        model(X)
+    message = str(info.value)
+    assert message.startswith("Linear: linear(): argument 'input' must be a Tensor, not "
+                              "numpy.ndarray")
+    assert "Sequential" not in message and "autograd.tensor(" in message
+
+
+W = autograd.ones(2, 3)
+FUNCTIONS = {
+    "relu": lambda a: F.relu(a),
+    "leaky_relu": lambda a: F.leaky_relu(a),
+    "gelu": lambda a: F.gelu(a),
+    "tanh": lambda a: F.tanh(a),
+    "sigmoid": lambda a: F.sigmoid(a),
+    "softmax": lambda a: F.softmax(a, 1),
+    "log_softmax": lambda a: F.log_softmax(a, 1),
+    "linear": lambda a: F.linear(a, W),
+    "linear/weight": lambda a: F.linear(autograd.tensor(a), np.ones((2, 3), np.float32)),
+    "conv2d": lambda a: F.conv2d(a, autograd.ones(1, 1, 1, 1)),
+    "max_pool2d": lambda a: F.max_pool2d(a, 1),
+    "avg_pool2d": lambda a: F.avg_pool2d(a, 1),
+    "dropout": lambda a: F.dropout(a, 0.5, training=False),
+    "batch_norm": lambda a: F.batch_norm(a, None, None, training=True),
+    "layer_norm": lambda a: F.layer_norm(a, 3),
+    "mse_loss": lambda a: F.mse_loss(a, autograd.ones(2, 3)),
+    "l1_loss": lambda a: F.l1_loss(a, autograd.ones(2, 3)),
+    "huber_loss": lambda a: F.huber_loss(a, autograd.ones(2, 3)),
+    "cross_entropy": lambda a: F.cross_entropy(a, autograd.tensor([0, 1])),
+    "nll_loss": lambda a: F.nll_loss(a, autograd.tensor([0, 1])),
+    "binary_cross_entropy": lambda a: F.binary_cross_entropy(a, autograd.ones(2, 3)),
+    "binary_cross_entropy_with_logits":
+        lambda a: F.binary_cross_entropy_with_logits(a, autograd.ones(2, 3)),
+    "embedding/weight": lambda a: F.embedding(autograd.tensor([0, 1]), a),
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_functional_forms_refuse_arrays_naming_the_function(name):
+    op = name.split("/")[0]
+    x = IMAGES if op in ("conv2d", "max_pool2d", "avg_pool2d") else X * 0.5
+    with pytest.raises(TypeError, match=rf"^{op}\(\): argument '\w+' must be a Tensor, not "
+                                        r"numpy\.ndarray"):
+        FUNCTIONS[name](x)
+
+
+@pytest.mark.parametrize("name", ["linear", "conv2d", "relu", "cross_entropy"])
+def test_torch_also_raises_a_type_error(name):
+    torch = pytest.importorskip("torch")
+    calls = {
+        "linear": lambda: torch.nn.functional.linear(X, torch.ones(2, 3)),
+        "conv2d": lambda: torch.nn.functional.conv2d(IMAGES, torch.ones(1, 1, 1, 1)),
+        "relu": lambda: torch.nn.functional.relu(X),
+        "cross_entropy": lambda: torch.nn.functional.cross_entropy(X, torch.tensor([0, 1])),
+    }
+    with pytest.raises(TypeError):
+        calls[name]()
