@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import graph, train
+from . import data_parallel, graph, train
 
 COMMANDS = {"train": train, "graph": graph}
 
@@ -30,7 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``chaingrad`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    status = data_parallel.launch_if_asked(args, argv)  # --nproc N: rerun under mpirun
+    if status is not None:
+        return status
     return int(COMMANDS[args.command].run(args) or 0)
 
 

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import data_parallel
+
 OPTIMIZERS = {
     # name: (class name in optim, default lr, extra options)
     "sgd": ("SGD", 0.1, {}),
@@ -53,6 +55,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--graph", action="store_true",
                    help="also draw the model's computation graph for one batch")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    data_parallel.add_arguments(p)
 
 
 def standardizer(features: Any) -> Any:
@@ -120,17 +123,21 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1 or args.epochs < 1:
         raise SystemExit("chaingrad train: --batch-size and --epochs must be at least 1")
+    world = data_parallel.setup(args)  # under mpirun: this rank's part; alone: all of it
     autograd.manual_seed(args.seed)
     train_set, test_set = datasets.digits(train=True), datasets.digits(train=False)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
+    train_loader = DataLoader(train_set, batch_size=args.batch_size * world.size, shuffle=True,
                               seed=args.seed)
     test_loader = DataLoader(test_set, batch_size=512)
     model = build_model(args.model, args.hidden, train_set.tensors[0])
+    net = world.wrap(model)  # what training calls
     optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr)
     loss_fn = nn.CrossEntropyLoss()
     print(f"training {args.model} on digits ({len(train_set)} train / {len(test_set)} test), "
           f"{args.optimizer} lr={optimizer.param_groups[0]['lr']}, batch {args.batch_size}, "
           f"{args.epochs} epochs, seed {args.seed}")
+    if world.size > 1:
+        print(world.describe(args.batch_size))
 
     history: dict[str, list] = {"epoch": [], "train_loss": [], "test_accuracy": []}
     start = time.perf_counter()
@@ -139,16 +146,18 @@ def run(args: argparse.Namespace) -> int:
         bar = tqdm(total=args.epochs * len(train_loader), unit="step", leave=False)
     for epoch in range(1, args.epochs + 1):
         total_loss = seen = 0.0
-        for x, y in train_loader:
-            loss = loss_fn(model(x), y)
+        for batch in train_loader:
+            x, y = world.share(batch)
+            loss = loss_fn(net(x), y)
             optimizer.zero_grad()
-            loss.backward()
+            world.backward(loss)
             optimizer.step()
-            total_loss += loss.item() * len(y)
-            seen += len(y)
+            total_loss += loss.item() * world.rows
+            seen += world.rows
             if bar is not None:
                 bar.update()
                 bar.set_postfix(epoch=epoch, loss=f"{loss.item():.4f}", refresh=False)
+        total_loss, seen = world.sum(total_loss, seen)
         accuracy = evaluate(model, test_loader)
         history["epoch"].append(epoch)
         history["train_loss"].append(total_loss / seen)
@@ -159,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     seconds = time.perf_counter() - start
     print(f"final test accuracy {history['test_accuracy'][-1]:.2%} in {seconds:.1f} s")
+    if not world.is_main:
+        return 0
     written = save_outputs(args, model, optimizer, history, seconds)
     if args.graph:
         written.append(draw_graph(args.out, model, loss_fn, train_set))

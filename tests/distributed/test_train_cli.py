@@ -1,0 +1,91 @@
+"""``chaingrad train`` data-parallel: ``--nproc N`` and ``mpirun -n N chaingrad train``
+train the model that one process trains with N times the batch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT, env_for_ranks, run_job
+
+from autograd.cli import main
+
+pytest.importorskip("sklearn")  # the digits ship with scikit-learn
+
+
+def alone(out, batch_size: int, *options: str) -> dict:
+    assert main(["train", "--batch-size", str(batch_size), "--epochs", "2", "--no-progress",
+                 "--out", str(out), *options]) == 0
+    return read(out)
+
+
+def read(out) -> dict:
+    with np.load(out / "checkpoint.npz") as ckpt:
+        arrays = {k: ckpt[k] for k in ckpt.files}
+    return {"metrics": json.loads((out / "metrics.json").read_text()), "arrays": arrays}
+
+
+def assert_same_training(ours: dict, reference: dict) -> None:
+    for key in ("train_loss", "test_accuracy"):
+        np.testing.assert_allclose(ours["metrics"]["history"][key],
+                                   reference["metrics"]["history"][key], rtol=1e-5)
+    assert ours["arrays"].keys() == reference["arrays"].keys()
+    for key, value in reference["arrays"].items():
+        if value.dtype.kind in "fc":
+            np.testing.assert_allclose(ours["arrays"][key], value, rtol=1e-4, atol=1e-5,
+                                       err_msg=key)
+        else:  # the checkpoint's names and step counts
+            np.testing.assert_array_equal(ours["arrays"][key], value, err_msg=key)
+
+
+def test_nproc_2_with_batch_b_trains_like_one_process_with_batch_2b(need_mpi, tmp_path):
+    out = tmp_path / "two"
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograd", "train", "--nproc", "2", "--batch-size", "16",
+         "--epochs", "2", "--no-progress", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, env=env_for_ranks(), timeout=300,
+        check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "mpirun -n 2" in proc.stdout
+    # only rank 0 speaks and writes
+    assert proc.stdout.count("epoch   1  train loss") == 1
+    assert proc.stdout.count("wrote ") == 3
+    assert "2 processes x batch 16 = 32 samples per step" in proc.stdout
+    ours = read(out)
+    assert ours["metrics"]["config"]["nproc"] == 2
+    assert_same_training(ours, alone(tmp_path / "one", 32))
+
+
+def test_mpirun_n_4_with_an_uneven_last_batch(need_mpi, tmp_path):
+    """1437 samples in global batches of 4 x 359 = 1436: the second step's batch is one
+    row, so three of the four ranks have none (they take part with zero weight)."""
+    out = tmp_path / "four"
+    job = run_job(4, [sys.executable, "-m", "autograd", "train", "--batch-size", "359",
+                      "--epochs", "2", "--optimizer", "sgd", "--no-progress", "--out",
+                      str(out)], tmp_path / "job", timeout=300)
+    assert job.returncode == 0, job.stderr[-3000:]
+    assert job.stdout.count("final test accuracy") == 1
+    assert_same_training(read(out), alone(tmp_path / "one", 1436, "--optimizer", "sgd"))
+
+
+def test_nproc_must_agree_with_mpirun(monkeypatch, capsys):
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")
+    with pytest.raises(SystemExit, match="--nproc 2, but mpirun started 4 processes"):
+        main(["train", "--nproc", "2"])
+    monkeypatch.delenv("OMPI_COMM_WORLD_SIZE")
+    with pytest.raises(SystemExit, match="--nproc must be at least 1, got 0"):
+        main(["train", "--nproc", "0"])
+
+
+def test_nproc_without_mpirun_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.delenv("OMPI_COMM_WORLD_SIZE", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no mpirun, no mpiexec
+    if pytest.importorskip("importlib.util").find_spec("mpi4py") is None:
+        match = "mpi4py is not installed"
+    else:
+        match = "no mpirun or mpiexec on PATH.*openmpi-bin"
+    with pytest.raises(SystemExit, match=match):
+        main(["train", "--nproc", "2"])
