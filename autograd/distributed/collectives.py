@@ -189,10 +189,11 @@ def _array(op: str, tensor: Any, name: str = "tensor") -> np.ndarray:
     return array
 
 
-def _start(array: np.ndarray, launch: Callable[[np.ndarray], Any],
+def _start(array: np.ndarray, launch: Callable[[np.ndarray, bool], Any],
            after: Callable[[np.ndarray], None] | None, async_op: bool) -> Work | None:
-    """Run ``launch`` on ``array`` (or on a contiguous copy written back after),
-    then ``after``; a :class:`Work` if ``async_op``, else wait here."""
+    """Run ``launch(buf, block)`` on ``array`` (or on a contiguous copy written back
+    after), then ``after``: a :class:`Work` if ``async_op``, else done here (with
+    MPI's blocking call)."""
     buf = array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
     def finish() -> None:
@@ -202,7 +203,7 @@ def _start(array: np.ndarray, launch: Callable[[np.ndarray], Any],
             array[...] = buf
         mark_modified(array)
 
-    work = Work(launch(buf), finish, (buf, array))
+    work = Work(launch(buf, not async_op), finish, (buf, array))
     if async_op:
         return work
     work.wait()
@@ -228,7 +229,7 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM,
         def after(buf: np.ndarray) -> None:
             buf /= size
 
-    return _start(array, lambda buf: g.iallreduce(buf, op), after, async_op)
+    return _start(array, lambda buf, block: g.allreduce(buf, op, block), after, async_op)
 
 
 def _check_root(op: str, src: int, g: ProcessGroup) -> int:
@@ -244,7 +245,7 @@ def broadcast(tensor: Tensor, src: int, group: ProcessGroup | None = None,
     g = _default(group)
     root = _check_root("broadcast", src, g)
     array = _array("broadcast", tensor)
-    return _start(array, lambda buf: g.ibroadcast(buf, root), None, async_op)
+    return _start(array, lambda buf, block: g.broadcast(buf, root, block), None, async_op)
 
 
 def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor,
@@ -263,7 +264,7 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor,
             f"of the input's shape {send.shape} and dtype {send.dtype}; got shape "
             f"{out.shape} and dtype {out.dtype}")
     send = send if send.flags.c_contiguous else np.ascontiguousarray(send)
-    return _start(out, lambda buf: g.iallgather(send, buf), None, async_op)
+    return _start(out, lambda buf, block: g.allgather(send, buf, block), None, async_op)
 
 
 def all_gather(tensor_list: list, tensor: Tensor, group: ProcessGroup | None = None,
@@ -292,13 +293,13 @@ def all_gather(tensor_list: list, tensor: Tensor, group: ProcessGroup | None = N
             out[...] = part
             mark_modified(out)
 
-    return _start(recv, lambda buf: g.iallgather(send, buf), scatter_to_list, async_op)
+    return _start(recv, lambda buf, block: g.allgather(send, buf, block), scatter_to_list, async_op)
 
 
 def barrier(group: ProcessGroup | None = None, async_op: bool = False) -> Work | None:
     """Wait until every rank has called ``barrier``."""
     g = _default(group)
-    work = Work(g.ibarrier(), None, ())
+    work = Work(g.barrier(block=not async_op), None, ())
     if async_op:
         return work
     work.wait()

@@ -13,7 +13,9 @@ How it works, as PyTorch's does:
 3. Each parameter gets a post-accumulate-grad hook. When the engine has summed
    its gradient into ``.grad``, the hook copies it (divided by the world size)
    into its bucket; when a bucket is full, its non-blocking all-reduce starts,
-   while backward goes on computing earlier layers' gradients.
+   while backward goes on computing earlier layers' gradients. (The last bucket
+   has nothing left to overlap with: it uses MPI's blocking all-reduce, which
+   is faster.)
 4. The first hook of a backward pass queues an end-of-backward callback
    (``autograd.engine.queue_callback``); there the all-reduces are waited for,
    and every ``.grad`` becomes the average over all ranks.
@@ -95,9 +97,10 @@ class BackwardStats(NamedTuple):
 
     ``bucket_bytes``: the buckets' sizes, in the order they were all-reduced;
     ``launch_offsets_s``: when each bucket's all-reduce started, in seconds before
-    (negative) or after the end of backward's last rule; ``wait_s``: how long the
-    end-of-backward callback then waited for the all-reduces to finish (the
-    communication backward did not hide).
+    (negative) or after the end of backward's last rule; ``wait_s``: how long this
+    rank waited for communication that backward did not hide (the last bucket's
+    all-reduce, which is blocking, and the wait for the others at the end),
+    including any wait for a slower rank.
     """
 
     bucket_bytes: tuple
@@ -136,6 +139,7 @@ class Reducer:
         self.expect_hooks = False  # set by DDP's forward (outside no_sync)
         self.callback_queued = False
         self.next_launch = 0
+        self.blocked_s = 0.0  # in the last bucket's (blocking) all-reduce
         self.last_stats: BackwardStats | None = None
 
     # ---------------------------------------------------------------- during backward
@@ -165,7 +169,13 @@ class Reducer:
         while self.next_launch < len(buckets) and buckets[self.next_launch].pending == 0:
             bucket = buckets[self.next_launch]
             bucket.launched_at = time.perf_counter()
-            bucket.work = self.group.iallreduce(bucket.buffer, ReduceOp.SUM)
+            # the last bucket is last on every rank: nothing is left to overlap with, and
+            # MPI's blocking all-reduce is faster (the ranks must match blocking with
+            # blocking, which this rule, the same everywhere, guarantees)
+            last = self.next_launch == len(buckets) - 1
+            bucket.work = self.group.allreduce(bucket.buffer, ReduceOp.SUM, block=last)
+            if last:
+                self.blocked_s = time.perf_counter() - bucket.launched_at
             self.next_launch += 1
 
     def progress(self) -> None:
@@ -193,9 +203,9 @@ class Reducer:
             for bucket in self.buckets:
                 if bucket.work is not None:
                     bucket.work.Wait()
-            waited = time.perf_counter() - end
+            waited = time.perf_counter() - end + self.blocked_s
             if self.find_unused:  # every rank, every time: the collectives must match
-                self.group.iallreduce(self.used, ReduceOp.MAX).Wait()
+                self.group.allreduce(self.used, ReduceOp.MAX, block=True)
             for bucket in self.buckets:
                 self._hand_out(bucket)
             self.last_stats = BackwardStats(
@@ -206,6 +216,7 @@ class Reducer:
                 bucket.reset()
             self.used[:] = 0
             self.next_launch = 0
+            self.blocked_s = 0.0
             self.callback_queued = False
             self.expect_hooks = False
 
@@ -323,7 +334,7 @@ class DistributedDataParallel(Module):
             by_dtype.setdefault(t.data.dtype, []).append(t)
         for group in by_dtype.values():
             flat = np.concatenate([t.data.reshape(-1) for t in group])
-            self.process_group.ibroadcast(flat, 0).Wait()
+            self.process_group.broadcast(flat, 0, block=True)
             start = 0
             for t in group:
                 t.data[...] = flat[start:start + t.data.size].reshape(t.data.shape)

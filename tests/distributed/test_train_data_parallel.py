@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, env_for_ranks, run_job
+from mpi_jobs import ROOT, env_for_ranks, run_job
 
 from autograd.cli import main
 
