@@ -9,6 +9,7 @@
 """
 
 from . import data, distributed, functional, viz
+from .backend import Device as device
 from .engine import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .factories import (
     arange,
@@ -42,7 +43,7 @@ double = float64
 long = int64
 
 __all__ = [
-    "Tensor", "Scalar", "Function", "FunctionCtx", "grad", "backward", "functional",
+    "Tensor", "Scalar", "device", "Function", "FunctionCtx", "grad", "backward", "functional",
     "data", "distributed", "viz",
     "gradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "manual_seed", "tensor", "as_tensor", "zeros", "ones", "full",

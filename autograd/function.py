@@ -18,9 +18,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
-
-from . import engine
+from . import backend, engine
 from .backend import as_array as _as_array
 from .backend import ndarray as _ndarray
 from .engine import Node, _mode
@@ -222,8 +220,8 @@ class FunctionCtx(Node):
         grads = grad if self.n_outputs > 1 else [grad]
         if self.materialize_grads:
             grads = [
-                g if g is not None else constant(np.zeros(shape, dtype))
-                for g, (shape, dtype) in zip(grads, self.output_meta)
+                g if g is not None else constant(backend.zeros(shape, dtype, device=device))
+                for g, (shape, dtype, device) in zip(grads, self.output_meta)
             ]
         result = self.fn_cls.backward(self, *grads)
         if not isinstance(result, tuple):
@@ -333,7 +331,7 @@ class Function:
         # after forward: what forward itself changed in place was saved as it is now
         ctx.epoch = engine._epoch[0]
         ctx.output_refs = tuple(weakref.ref(o) for o in wrapped)
-        ctx.output_meta = tuple((o.shape, o.dtype) for o in wrapped)
+        ctx.output_meta = tuple((o.shape, o.dtype, o.device) for o in wrapped)
         index = {id(o): i for i, o in enumerate(outputs)}
         ctx.to_save = tuple(
             _SavedOutput(t.data, index[id(t)], wrapped[index[id(t)]].grad_fn is not None)

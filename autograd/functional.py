@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from . import backend
 from .engine import no_grad, run_backward
 from .function import constant
 from .tensor import Tensor, as_tuple, backward, seed_gradients
@@ -63,10 +64,10 @@ def _fresh_inputs(inputs: Any) -> tuple:
 
 def _grads_or_zeros(outputs: Any, inputs: tuple, grad_outputs: Any, create_graph: bool) -> tuple:
     if not any(o.requires_grad for o in as_tuple(outputs)):
-        return tuple(constant(np.zeros(t.shape, t.dtype)) for t in inputs)
+        return tuple(constant(backend.zeros_like(t.data)) for t in inputs)
     grads = grad(outputs, inputs, grad_outputs, retain_graph=True,
                  create_graph=create_graph, allow_unused=True)
-    return tuple(g if g is not None else constant(np.zeros(t.shape, t.dtype))
+    return tuple(g if g is not None else constant(backend.zeros_like(t.data))
                  for g, t in zip(grads, inputs))
 
 
@@ -85,11 +86,12 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) 
     xs = _fresh_inputs(inputs)
     out = func(*xs)
     outs = as_tuple(out)
-    us = tuple(constant(np.zeros(o.shape, o.dtype)).requires_grad_() for o in outs)
+    us = tuple(constant(backend.zeros_like(o.data)).requires_grad_() for o in outs)
     ujs = _grads_or_zeros(outs, xs, us, create_graph=True)
     vs = as_tuple(v) if v is not None else tuple(
-        constant(np.ones(t.shape, t.dtype)) for t in xs)
-    total = sum(((uj * vi).sum() for uj, vi in zip(ujs, vs)), Tensor(0.0, dtype=xs[0].dtype))
+        constant(backend.ones(t.shape, t.dtype, like=t.data)) for t in xs)
+    zero = Tensor(0.0, dtype=xs[0].dtype, device=xs[0].device)
+    total = sum(((uj * vi).sum() for uj, vi in zip(ujs, vs)), zero)
     jv = _grads_or_zeros(total, us, None, create_graph)
     single = not isinstance(out, (tuple, list))
     return (out if create_graph else _detach(out)), (jv[0] if single else jv)
@@ -108,7 +110,7 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
         for i in range(flat.shape[0]):
             rows.append(_grads_or_zeros(flat[i], xs, None, create_graph))
         table.append(tuple(
-            _stack_rows([r[j] for r in rows], o.shape, x.shape, x.dtype, create_graph)
+            _stack_rows([r[j] for r in rows], o.shape, x.shape, x.dtype, x.device, create_graph)
             for j, x in enumerate(xs)
         ))
     single_in = not isinstance(inputs, (tuple, list))
@@ -117,10 +119,10 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
     return table[0] if single_out else tuple(table)
 
 
-def _stack_rows(rows: list, out_shape: tuple, in_shape: tuple, dtype: Any,
+def _stack_rows(rows: list, out_shape: tuple, in_shape: tuple, dtype: Any, device: Any,
                 create_graph: bool) -> Tensor:
     if not rows:
-        return constant(np.zeros(out_shape + in_shape, dtype))
+        return constant(backend.zeros(out_shape + in_shape, dtype, device=device))
     if create_graph:
         return stack(rows).reshape(out_shape + in_shape)
     return constant(np.stack([r.data for r in rows]).reshape(out_shape + in_shape))

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from . import backend
 from .function import constant
 from .functional import grad
 from .tensor import Tensor, as_tuple
@@ -25,6 +26,11 @@ def _outputs(fn: Callable, inputs: tuple) -> tuple:
     return tuple(o for o in as_tuple(fn(*inputs)) if isinstance(o, Tensor))
 
 
+def _host64(t: Tensor) -> np.ndarray:
+    """An output's values, flat, as float64 on the host (compared there)."""
+    return backend.to_host(t.data).astype(np.float64).ravel()
+
+
 def _numerical(fn: Callable, inputs: tuple, i: int, eps: float) -> list:
     """One Jacobian block per output, shape (output numel, input i numel)."""
     x = inputs[i].data
@@ -34,9 +40,9 @@ def _numerical(fn: Callable, inputs: tuple, i: int, eps: float) -> list:
     for k in range(flat.size):
         orig = flat[k]
         flat[k] = orig + eps
-        plus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+        plus = [_host64(o) for o in _outputs(fn, inputs)]
         flat[k] = orig - eps
-        minus = [o.data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
+        minus = [_host64(o) for o in _outputs(fn, inputs)]
         flat[k] = orig
         columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     n_out = len(_outputs(fn, inputs))
@@ -51,12 +57,12 @@ def _analytic(fn: Callable, inputs: tuple, i: int) -> list:
         block = np.zeros((out.numel(), inputs[i].numel()))
         if out.requires_grad:
             for r in range(out.numel()):
-                seed = np.zeros(out.numel(), dtype=out.dtype)
+                seed = backend.zeros(out.numel(), out.dtype, like=out.data)
                 seed[r] = 1
                 (g,) = grad(out, inputs[i], seed.reshape(out.shape), retain_graph=True,
                             allow_unused=True)
                 if g is not None:
-                    block[r] = g.data.ravel()
+                    block[r] = backend.to_host(g.data).ravel()
         blocks.append(block)
     return blocks
 

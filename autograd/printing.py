@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from . import backend
+
 
 def _format_array(data: np.ndarray) -> str:
     if data.dtype.kind == "f" and data.size:
@@ -34,7 +36,10 @@ def _format_array(data: np.ndarray) -> str:
 
 
 def tensor_repr(t: Any) -> str:
-    parts = [_format_array(np.asarray(t.data))]
+    parts = [_format_array(backend.to_host(t.data))]
+    device = t.device
+    if device.type != "cpu":
+        parts.append(f"device='{device}'")
     if t.data.dtype not in (np.float32, np.int64, np.bool_):
         parts.append(f"dtype={t.data.dtype}")
     if t.grad_fn is not None:

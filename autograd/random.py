@@ -1,27 +1,17 @@
-"""One random generator for everything random in chaingrad.
-
-``manual_seed(n)`` reseeds it, so factories (``randn``...), ``nn.init``,
-Dropout masks and unseeded DataLoader shuffles all become reproducible.
+"""Randomness as users see it: ``manual_seed``, the host generator, and
+``multinomial``. The generators themselves live in :mod:`autograd.backend.random`
+(one for the host, one per GPU); ``manual_seed(n)`` reseeds them all, so
+factories (``randn``...), ``nn.init``, Dropout masks and unseeded DataLoader
+shuffles all become reproducible.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_generator = [np.random.default_rng()]
+from .backend.random import default_generator, manual_seed
 
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the generator that every random op draws from; returns it."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"manual_seed expects an int, got {type(seed).__name__}")
-    _generator[0] = np.random.default_rng(int(seed) % 2**64)
-    return _generator[0]
-
-
-def default_generator() -> np.random.Generator:
-    """The generator random ops draw from."""
-    return _generator[0]
+__all__ = ["default_generator", "manual_seed", "multinomial"]
 
 
 def multinomial(weights: np.ndarray, num_samples: int, replacement: bool = False,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import engine, function
+from . import backend, engine, function
 from .engine import RetainGrad, _mode
 from .function import constant
 from .ops import elementwise as ew
@@ -48,19 +48,22 @@ def numeric_dtype(dtype: Any, op: str = "tensor") -> np.dtype:
     raise TypeError(f"{op}: can't make a tensor of dtype {dt}: {what}")
 
 
-def default_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """``data`` as an array with PyTorch's dtype rules (see API.md)."""
+def default_array(data: Any, dtype: Any = None, device: Any = None) -> Any:
+    """``data`` as a new array with PyTorch's dtype rules (see API.md), on
+    ``device`` (default: where ``data`` is; the CPU for numbers and lists)."""
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
         dtype = numeric_dtype(dtype)
-    if isinstance(data, (np.ndarray, np.generic)):
+    if isinstance(data, (np.ndarray, np.generic)) or not backend.is_cpu(data):
         numeric_dtype(data.dtype)  # a string array must not be parsed into numbers
         if isinstance(data, np.generic):
-            return np.asarray(data, dtype=dtype)
-        return data.astype(dtype) if dtype is not None else data.copy()
+            array = backend.asarray(data, dtype)
+        else:  # an array keeps its dtype
+            array = data.astype(dtype) if dtype is not None else data.copy()
+        return array if device is None else backend.to_device(array, device)
     try:
-        array = np.asarray(data, dtype=dtype)
+        array = backend.asarray(data, dtype)
     except ValueError as err:  # ragged nesting, or strings given a numeric dtype
         raise ValueError(f"tensor: could not make a tensor from "
                          f"{type(data).__name__} data: {err}") from None
@@ -73,7 +76,7 @@ def default_array(data: Any, dtype: Any = None) -> np.ndarray:
             array = array.astype(float32)
         elif array.dtype.kind in "iu":
             array = array.astype(int64)
-    return array
+    return array if device is None else backend.to_device(array, device)
 
 
 def _operands(a: Tensor, b: Any) -> tuple:
@@ -105,9 +108,9 @@ def _operands(a: Tensor, b: Any) -> tuple:
                 a, dtype = a.to(float32), float32
         else:
             raise TypeError(f"unsupported operand: complex number {b!r}")
-        return a, constant(np.array(b, dtype=dtype))
+        return a, constant(backend.scalar(b, dtype, like=a.data))
     if isinstance(b, (np.ndarray, np.generic, list, tuple)):
-        return _operands(a, Tensor(b))
+        return _operands(a, Tensor(b, device=a.device))
     raise TypeError(f"unsupported operand type for a Tensor op: {type(b).__name__}")
 
 
@@ -149,25 +152,30 @@ def _dim_arg(dim: Any, axis: Any) -> Any:
     return axis if dim is None else dim
 
 
-def _index_arrays(index: Any) -> Any:
-    """An index with Tensors and lists turned into numpy arrays."""
+def _index_arrays(index: Any, like: Any) -> Any:
+    """An index with Tensors and lists turned into arrays on the device of the
+    array ``like`` they index (a CPU index tensor is copied over, as in PyTorch)."""
     if isinstance(index, tuple):
-        return tuple(_index_arrays(i) for i in index)
+        return tuple(_index_arrays(i, like) for i in index)
     if isinstance(index, Tensor):
         if index.dtype.kind == "f":
             raise IndexError("tensors used as indices must be long, int or bool tensors")
-        return index.data
+        return backend.asarray(index.data, like=like)
     if isinstance(index, list):
-        array = np.asarray([_index_arrays(i) for i in index])
+        array = backend.asarray([backend.to_host(_index_arrays(i, like)) for i in index],
+                                like=like)
         if array.dtype.kind == "f":
             raise IndexError("lists used as indices must hold ints or bools")
         return array
+    if isinstance(index, np.ndarray):
+        return backend.asarray(index, like=like)
     return index
 
 
-def _index_array(index: Any) -> np.ndarray:
-    """An integer index given as a Tensor, array or list, as an array."""
-    array = index.data if isinstance(index, Tensor) else np.asarray(index)
+def _index_array(index: Any, like: Any) -> Any:
+    """An integer index given as a Tensor, array or list, as an array on the
+    device of ``like``."""
+    array = backend.asarray(index.data if isinstance(index, Tensor) else index, like=like)
     if array.dtype.kind not in "iu":
         raise RuntimeError(f"expected an int32 or int64 index, got dtype {array.dtype}")
     return array
@@ -255,8 +263,9 @@ class Tensor:
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data = default_array(data, dtype)
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
+                 device: Any = None) -> None:
+        self.data = default_array(data, dtype, device)
         self._grad = None
         self.grad_fn = None
         self._hooks = None
@@ -317,8 +326,13 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu" if isinstance(self.data, np.ndarray) else "cuda"
+    def device(self) -> backend.Device:
+        """Where the numbers live (``autograd.device``)."""
+        return backend.device_of(self.data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
 
     @property
     def is_leaf(self) -> bool:
@@ -358,12 +372,14 @@ class Tensor:
         return self.data.reshape(()).item()
 
     def numpy(self) -> np.ndarray:
+        """The numbers as a numpy array: the same memory on the CPU, a copy from
+        another device."""
         if self.requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. "
                 "Use tensor.detach().numpy() instead."
             )
-        return self.data
+        return backend.to_host(self.data)
 
     def tolist(self) -> Any:
         return self.data.tolist()
@@ -375,22 +391,40 @@ class Tensor:
     def clone(self) -> Tensor:
         return ew.Clone.apply(self)
 
-    def to(self, *args: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
-        """``to(dtype)`` converts (differentiably); ``to("cpu")`` is a no-op."""
+    def to(self, *args: Any, dtype: Any = None, device: Any = None,
+           copy: bool = False, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other)`` (its
+        device and dtype): a differentiable copy (the gradient flows back to this
+        tensor's device and dtype), or ``self`` when nothing changes and not ``copy``."""
         for arg in args:
-            if isinstance(arg, str):
-                if arg != "cpu":
-                    raise RuntimeError(
-                        f"to: device {arg!r} is not available yet; chaingrad runs on 'cpu'"
-                    )
+            if isinstance(arg, (str, backend.Device)):
+                device = arg
+            elif isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
             else:
                 dtype = arg
-        if dtype is None:
-            return self
-        dtype = numeric_dtype(dtype, "to")
-        if dtype == self.data.dtype:
-            return self
-        return ew.Cast.apply(self, dtype=dtype)
+        out = self
+        if device is not None:
+            target = backend.as_device(device)
+            if target != self.device:
+                out = ew.ToDevice.apply(out, device=target)
+        if dtype is not None:
+            dtype = numeric_dtype(dtype, "to")
+            if dtype != out.data.dtype:
+                out = ew.Cast.apply(out, dtype=dtype)
+        if copy and out is self:
+            out = ew.Clone.apply(self)
+        return out
+
+    def cuda(self, device: Any = None) -> Tensor:
+        """A copy on a GPU (``device``: an index or ``"cuda:N"``; default the current one)."""
+        if isinstance(device, int):
+            device = backend.Device("cuda", device)
+        return self.to(device if device is not None else "cuda")
+
+    def cpu(self) -> Tensor:
+        """A copy in host memory (``self`` when it is there already)."""
+        return self.to("cpu")
 
     def astype(self, dtype: Any) -> Tensor:
         return self.to(dtype)
@@ -405,7 +439,9 @@ class Tensor:
         return self.to(int64)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        """A host array (copied from another device), as ``np.asarray(t)`` expects."""
+        host = backend.to_host(self.data)
+        return host if dtype is None else host.astype(dtype)
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -600,7 +636,8 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
-        self.data[_index_arrays(index)] = value.data if isinstance(value, Tensor) else value
+        self.data[_index_arrays(index, self.data)] = (
+            value.data if isinstance(value, Tensor) else value)
         engine.mark_modified(self.data)
 
     # ------------------------------------------------------------------ operators
@@ -765,7 +802,8 @@ class Tensor:
 
     def where(self, condition: Any, other: Any) -> Tensor:
         """``where(condition, self, other)``."""
-        cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+        cond = backend.asarray(condition.data if isinstance(condition, Tensor) else condition,
+                               like=self.data)
         if cond.dtype != bool:
             raise RuntimeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
         a, b = _operands(self, other)
@@ -849,7 +887,8 @@ class Tensor:
         if self.data.ndim and self.data.shape[d] == 0:
             raise IndexError(f"{arg.__name__[3:]}(): cannot reduce an empty dim {dim} "
                              f"of a tensor of shape {self.shape}")
-        index = np.expand_dims(arg(self.data, axis=d), d) if self.ndim else np.zeros((), int)
+        index = np.expand_dims(arg(self.data, axis=d), d) if self.ndim else (
+            backend.zeros((), int64, like=self.data))
         values = self.gather(d, index) if self.ndim else self
         if not keepdim and self.ndim:
             values = values.squeeze(d)
@@ -872,17 +911,17 @@ class Tensor:
             raise RuntimeError(f"{op}(): does not support bool input")
         if dim is None:
             reduce.check_nonempty(op, self.shape, None, (), IndexError)
-            out = np.asarray(fn(self.data))
+            out = backend.as_array(fn(self.data))
             if keepdim:
                 out = out.reshape((1,) * self.ndim)
         else:
             d = normalize_dim(dim, self.ndim, op)
             if self.ndim == 0:  # a 0-d tensor has one element, at index 0
-                out = np.zeros((), int64)
+                out = backend.zeros((), int64, like=self.data)
             else:
                 reduce.check_nonempty(op, self.shape, d, (d,))
                 out = fn(self.data, axis=d, keepdims=keepdim)
-        return constant(np.asarray(out, dtype=int64))
+        return constant(out.astype(int64, copy=False))
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
                   keepdims: bool | None = None) -> Tensor:
@@ -1005,29 +1044,30 @@ class Tensor:
         return self.broadcast_to(other.shape)
 
     def __getitem__(self, index: Any) -> Tensor:
-        index = _index_arrays(index)
+        index = _index_arrays(index, self.data)
         steps = shape_ops.ints_first(index)
         if steps is not None:
             return self[steps[0]][steps[1]]
         return shape_ops.GetItem.apply(self, index=index)
 
     def gather(self, dim: int, index: Any) -> Tensor:
-        index = index.data if isinstance(index, Tensor) else np.asarray(index)
+        index = backend.asarray(index.data if isinstance(index, Tensor) else index,
+                                like=self.data)
         return shape_ops.Gather.apply(self, dim=dim, index=index)
 
     def index_select(self, dim: int, index: Any) -> Tensor:
         """The slices of ``self`` along ``dim`` at the positions in ``index`` (1-D ints)."""
-        return shape_ops.IndexSelect.apply(self, dim=dim, index=_index_array(index))
+        return shape_ops.IndexSelect.apply(self, dim=dim, index=_index_array(index, self.data))
 
     def scatter_add(self, dim: int, index: Any, src: Tensor) -> Tensor:
         """A copy of ``self`` with ``src`` added along ``dim`` at ``index`` (for dim 0,
         ``out[index[i][j]][j] += src[i][j]``); repeated indices accumulate."""
         a, b = _operands(self, src)
-        return shape_ops.ScatterAdd.apply(a, b, dim=dim, index=_index_array(index))
+        return shape_ops.ScatterAdd.apply(a, b, dim=dim, index=_index_array(index, self.data))
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
         """``value`` where the bool ``mask`` holds, else ``self`` (mask broadcasts)."""
-        mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        mask = backend.asarray(mask.data if isinstance(mask, Tensor) else mask, like=self.data)
         if mask.dtype != bool:
             raise RuntimeError(f"masked_fill only supports boolean masks, but got mask "
                                f"with dtype {mask.dtype}")
@@ -1084,14 +1124,16 @@ class Tensor:
         if largest:
             keys = -keys
         order = np.argsort(keys, axis=d, kind="stable")
-        index = np.take(order, np.arange(k), axis=d)
+        index = order[(slice(None),) * d + (slice(0, k),)]
         return TopK(self.gather(d, index), constant(index.astype(int64)))
 
     def multinomial(self, num_samples: int, replacement: bool = False, *,
                     generator: Any = None) -> Tensor:
         """Indices drawn from each row of non-negative weights (see
         :func:`autograd.random.multinomial`); ``autograd.manual_seed`` fixes them."""
-        return constant(_multinomial(self.data, num_samples, replacement, generator))
+        # drawn on the host (one generator for every device), then copied back
+        draws = _multinomial(backend.to_host(self.data), num_samples, replacement, generator)
+        return constant(backend.asarray(draws, like=self.data))
 
     def _sum_to(self, shape: tuple) -> Tensor:
         """``sum_to_size`` for shapes already known to broadcast (backward's use)."""
@@ -1201,7 +1243,7 @@ def seed_gradients(outputs: tuple, grad_outputs: Any, op: str) -> list:
                     f"{op}: grad can be implicitly created only for scalar outputs "
                     f"(output {i} has shape {tuple(out.shape)}); pass `gradient=`"
                 )
-            seeds.append(constant(np.ones(out.shape, dtype=out.dtype)))
+            seeds.append(constant(backend.ones(out.shape, out.dtype, like=out.data)))
             continue
         g = g if isinstance(g, Tensor) else Tensor(g, dtype=out.dtype)
         if g.shape != out.shape:

@@ -19,7 +19,7 @@ import autograd
 import nn
 import nn.functional as F
 import optim
-from autograd import backend
+from autograd import allocator
 
 NAME = "cnn_step"
 LR = 0.01
@@ -220,8 +220,9 @@ def run(quick: bool = False) -> dict:
              f"({per_round} steps at a time); losses "
              f"of the first {check_steps} steps compared (step {check_steps}: chaingrad "
              f"{losses['chaingrad'][-1]:.6f}, numpy {losses['numpy'][-1]:.6f})",
-             f"glibc allocator tuning (autograd.backend.tune_allocator): "
-             f"{'on' if backend.allocator_tuned() else 'off'}; CHAINGRAD_NO_MALLOPT=1 "
+             f"glibc allocator tuning (autograd.allocator.tune_allocator, called by the "
+             f"harness as by chaingrad train): "
+             f"{'on' if allocator.allocator_tuned() else 'off'}; CHAINGRAD_NO_MALLOPT=1 "
              f"turns it off (it applies to the numpy row too: same process)",
              "the numpy version is the plain one (max-pool backward by a mask multiply, "
              "col2im by 9 shifted adds; its max-pool backward alone is ~1/3 of its step): a "

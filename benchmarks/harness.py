@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from autograd.allocator import tune_unless_disabled
+
 
 def median_phases(phases: list, repeats: int, warmup: int = 1) -> list:
     """Median seconds of each phase and of their sum, over ``repeats`` runs of the chain
@@ -195,6 +197,7 @@ def main(run: Callable[..., dict]) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
+    tune_unless_disabled()  # as chaingrad train does (autograd/allocator.py)
     res = run(quick=args.quick)
     if args.json:
         sys.stdout.write(json.dumps(res) + "\n")

@@ -1,7 +1,8 @@
 """Weight initialisation, in place (as ``torch.nn.init``).
 
-Every draw comes from ``autograd.random.default_generator()``, so
-``autograd.manual_seed(n)`` makes initialisation reproducible. Fans follow
+Every draw comes from ``autograd.random.default_generator()``, on the host
+whatever the tensor's device (then copied over), so ``autograd.manual_seed(n)``
+makes initialisation reproducible and the same on every device. Fans follow
 PyTorch: for a weight of shape (out, in, *kernel), fan_in = in · Π kernel and
 fan_out = out · Π kernel.
 """
@@ -11,8 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
+from autograd import backend
 from autograd.engine import no_grad
 from autograd.random import default_generator
 from autograd.tensor import Tensor
@@ -62,7 +62,7 @@ def _fan(tensor: Tensor, mode: str) -> int:
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write ``values`` into ``tensor`` in place, outside the graph."""
     with no_grad():
-        tensor.copy_(np.asarray(values).astype(tensor.dtype, copy=False))
+        tensor.copy_(backend.asarray(values, tensor.dtype, like=tensor.data))
     return tensor
 
 

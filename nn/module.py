@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from autograd import backend
 from autograd.engine import no_grad
 from autograd.function import constant
 from autograd.tensor import NotATensorError, Tensor
@@ -298,7 +299,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                param.grad = constant(np.zeros_like(param.grad.data))
+                param.grad = constant(backend.zeros_like(param.grad.data))
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every child (recursively), then on ``self``; returns ``self``."""

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd import backend
 from autograd.function import constant
 from autograd.tensor import Tensor
 
@@ -42,7 +43,7 @@ class _Encoder:
         self.arrays: dict[str, np.ndarray] = {}
 
     def array(self, value: Any, kind: str) -> dict:
-        data = np.asarray(value)
+        data = backend.asarray(value)  # on the host, copied from another device
         if data.dtype.kind not in "biufc":
             raise TypeError(f"nn.save: cannot save an array of dtype {data.dtype} "
                             "(only bool and numeric arrays)")
@@ -104,7 +105,7 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     except RecursionError:
         raise ValueError("nn.save: the object is nested too deeply to save") from None
     entries = dict(encoder.arrays)
-    entries[_META] = np.array(json.dumps(meta))
+    entries[_META] = backend.asarray(json.dumps(meta))
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):

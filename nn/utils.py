@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from autograd import backend
 from autograd.engine import no_grad
 from autograd.function import constant
 from autograd.tensor import Tensor
@@ -24,25 +25,29 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     most ``max_norm``; returns that norm (before clipping) as a Tensor.
 
     The scale is max_norm / (norm + 1e-6), capped at 1, as PyTorch computes it.
+    It is computed where the gradients are: on a GPU nothing waits for the device
+    (unless ``error_if_nonfinite``, which has to look at the norm).
     """
     grads = _grads(parameters)
     if not grads:
         return Tensor(0.0)
     norm_type = float(norm_type)
+    dtype = grads[0].dtype
     if norm_type == math.inf:
-        per_grad = [np.abs(g.data).max(initial=0) for g in grads]
-        total = np.max(per_grad)
+        per_grad = [np.abs(g.data).max() if g.data.size else
+                    backend.zeros((), dtype, like=g.data) for g in grads]
+        total = np.stack(per_grad).max()
     else:
         per_grad = [np.linalg.norm(g.data.ravel(), norm_type) for g in grads]
-        total = np.linalg.norm(np.asarray(per_grad), norm_type)
-    total = np.asarray(total, dtype=grads[0].dtype)
+        total = np.linalg.norm(np.stack(per_grad), norm_type)
+    total = backend.as_array(total, dtype)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients from `parameters` is "
             "non-finite, so it cannot be clipped. To disable this error and scale the "
             "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
         )
-    scale = min(float(max_norm) / (float(total) + 1e-6), 1.0)
+    scale = np.minimum(float(max_norm) / (total.astype(np.float64) + 1e-6), 1.0)
     with no_grad():
         for g in grads:
             g.mul_(scale)

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from autograd import Tensor, enable_grad, no_grad
+from autograd import Tensor, backend, enable_grad, no_grad
+from autograd.function import constant
 
 
 def descent_grad(param: Tensor, maximize: bool, weight_decay: float) -> np.ndarray:
@@ -143,7 +144,7 @@ class Optimizer:
                 elif param.grad.requires_grad or not param.grad.data.flags.writeable:
                     # a gradient that is part of a graph (create_graph=True) or a
                     # read-only view must not be zeroed under the graph's feet
-                    param.grad = Tensor(np.zeros_like(param.grad.data))
+                    param.grad = constant(backend.zeros_like(param.grad.data))
                 else:
                     param.grad.zero_()
 

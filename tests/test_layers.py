@@ -22,7 +22,8 @@ PACKAGES = ("autograd", "nn", "optim")
 #: DESIGN.md's layers, top to bottom; a module may import from its own layer and
 #: the layers above it in this list (longest prefix decides a module's layer).
 LAYERS = [
-    ["autograd.backend", "autograd.random"],
+    ["autograd.backend", "autograd.allocator"],
+    ["autograd.random"],
     ["autograd.engine"],
     ["autograd.function"],
     ["autograd.ops"],

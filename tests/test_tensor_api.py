@@ -186,9 +186,9 @@ def test_transpose_attribute_T():
 
 def test_device_is_cpu():
     t = autograd.ones(2)
-    assert t.device == "cpu"
-    assert str(t.device) == "cpu"
-    assert t.to("cpu") is t
+    assert t.device == autograd.device("cpu")
+    assert t.device.type == "cpu" and str(t.device) == "cpu"
+    assert t.to("cpu") is t and t.cpu() is t
 
 
 def test_is_leaf_and_grad_fn():

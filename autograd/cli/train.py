@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autograd.allocator import tune_unless_disabled
+
 from . import data_parallel
 
 OPTIMIZERS = {
@@ -124,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.epochs < 1:
         raise SystemExit("chaingrad train: --batch-size and --epochs must be at least 1")
     world = data_parallel.setup(args)  # under mpirun: this rank's part; alone: all of it
+    tune_unless_disabled()  # keep freed memory for reuse (autograd/allocator.py)
     autograd.manual_seed(args.seed)
     train_set, test_set = datasets.digits(train=True), datasets.digits(train=False)
     train_loader = DataLoader(train_set, batch_size=args.batch_size * world.size, shuffle=True,

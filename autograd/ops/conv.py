@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from ..function import Op
 from .window import Window2d
 
@@ -46,7 +47,7 @@ def im2col(x: np.ndarray, window: Window2d, groups: int) -> np.ndarray:
     n, c = x.shape[:2]
     blocks = batch_blocks(n, c, window, groups)
     ho, wo = window.out_size
-    cols = np.empty((blocks, c, window.offsets, n // blocks, ho, wo), dtype=x.dtype)
+    cols = backend.empty((blocks, c, window.offsets, n // blocks, ho, wo), x.dtype, like=x)
     padded = window.pad(x).reshape(blocks, n // blocks, c, *window.padded_size)
     window.gather(padded.transpose(0, 2, 1, 3, 4), out=cols.transpose(2, 0, 1, 3, 4, 5))
     return cols.reshape(blocks, groups, c // groups * window.offsets, n // blocks * ho * wo)
@@ -85,7 +86,7 @@ def from_rows(rows: np.ndarray, n: int, window: Window2d, bias=None) -> np.ndarr
             out += bias.reshape(o, 1)
         return out.reshape(n, o, *window.out_size)
     image_first = rows.reshape(blocks, o, n // blocks, pixels).transpose(0, 2, 1, 3)
-    out = np.empty((blocks, n // blocks, o, pixels), dtype=rows.dtype)
+    out = backend.empty((blocks, n // blocks, o, pixels), rows.dtype, like=rows)
     if bias is None:
         np.copyto(out, image_first)
     else:

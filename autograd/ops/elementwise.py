@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..function import Op, constant
 
 
@@ -308,11 +309,12 @@ class Clamp(Op):
 
     def backward(self, g):
         (a,) = self.inputs
-        mask = np.ones(a.shape, dtype=bool)
-        if self.min is not None:
-            mask &= a.data >= self.min
-        if self.max is not None:
-            mask &= a.data <= self.max
+        if self.min is None:
+            mask = a.data <= self.max
+        elif self.max is None:
+            mask = a.data >= self.min
+        else:
+            mask = (a.data >= self.min) & (a.data <= self.max)
         return (mask_grad(g, mask),)
 
 
@@ -373,6 +375,22 @@ class Cast(Op):
         return "ToCopyBackward0"
 
 
+class ToDevice(Op):
+    """z = a copied to another device.   dz/da = 1 (copied back to a's device)"""
+
+    __slots__ = ("source",)
+
+    def forward(self, a, device=None):
+        self.source = backend.device_of(a)
+        return backend.to_device(a, device)
+
+    def backward(self, g):
+        return (g.to(self.source),)
+
+    def name(self) -> str:
+        return "ToCopyBackward0"
+
+
 class Clone(Op):
     """z = a copied.   dz/da = 1"""
 
@@ -393,7 +411,7 @@ class MaskedFill(Op):
 
     def forward(self, a, mask=None, value=0.0):
         self.mask = mask
-        return np.where(mask, np.asarray(value, dtype=a.dtype), a)
+        return np.where(mask, backend.scalar(value, a.dtype, like=a), a)
 
     def backward(self, g):
         return (mask_grad(g, ~self.mask),)
@@ -449,15 +467,6 @@ _TANH_K = math.sqrt(2.0 / math.pi)  # GELU's tanh form: tanh(k (x + c x³))
 _TANH_C = 0.044715
 
 
-def _erf(x):
-    """The error function, elementwise (numpy has none; scipy's is used when present)."""
-    try:
-        from scipy.special import erf
-    except ImportError:  # exact, but one Python call per element
-        erf = np.vectorize(math.erf, otypes=[np.float64])
-    return erf(x).astype(x.dtype, copy=False)
-
-
 class LeakyReluOp(Op):
     """z = a where a > 0, else s·a.   dz/da = 1 where a > 0, else s"""
 
@@ -482,7 +491,7 @@ class GeluOp(Op):
         self.approximate = approximate
         if approximate == "tanh":
             return 0.5 * x * (1 + np.tanh(_TANH_K * (x + _TANH_C * x**3)))
-        return 0.5 * x * (1 + _erf(x / _SQRT_2))
+        return 0.5 * x * (1 + backend.erf(x / _SQRT_2))
 
     def backward(self, g):
         return (g * GeluGrad.apply(self.inputs[0], approximate=self.approximate),)
@@ -501,7 +510,7 @@ class GeluGrad(Op):
             t = np.tanh(_TANH_K * (x + _TANH_C * x**3))
             du = _TANH_K * (1 + 3 * _TANH_C * x * x)
             return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
-        return 0.5 * (1 + _erf(x / _SQRT_2)) + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return 0.5 * (1 + backend.erf(x / _SQRT_2)) + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI
 
     def backward(self, g):
         (x,) = self.inputs

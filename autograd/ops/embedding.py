@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..function import Op
 
 
@@ -43,7 +44,7 @@ class EmbeddingGrad(Op):
         dim = g.shape[-1]
         # flat position idx·D + column for every gradient element; bincount sums
         # the repeats (in float64) far faster than np.add.at
-        flat = (indices.reshape(-1, 1) * dim + np.arange(dim)).ravel()
+        flat = (indices.reshape(-1, 1) * dim + backend.arange(dim, like=indices)).ravel()
         out = np.bincount(flat, weights=g.reshape(-1), minlength=rows * dim)
         out = out.reshape(rows, dim).astype(g.dtype, copy=False)
         if padding_idx is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..function import Op, constant
 from .dims import normalize_dim
 
@@ -107,13 +108,18 @@ class ClassLoss(Op):
 
     def reduce(self, values):
         """-Σ_c q_c · values_c per sample, then summed unless reduction is "none"."""
-        if np.isneginf(values).any():  # a -inf log-probability where q = 0 counts 0, not nan
+        # a -inf log-probability where q = 0 counts 0, not nan (on a GPU always
+        # masked: looking first would wait for the device)
+        if not backend.is_cpu(values) or np.isneginf(values).any():
             values = np.where(self.q != 0, values, 0)
         if self.reduction == "none":
             return -(self.q * values).sum(axis=self.dim)
-        if self.empty:
-            return np.full((), np.nan, values.dtype)
-        return np.asarray(-np.vdot(self.q, values), dtype=values.dtype)
+        total = backend.as_array(-np.vdot(self.q, values), values.dtype)
+        if self.empty is False:
+            return total
+        if self.empty is True:
+            return backend.full((), np.nan, values.dtype, like=values)
+        return np.where(self.empty, np.nan, total).astype(values.dtype)  # a device flag
 
     def spread(self, g):
         """``g`` ready to broadcast over the class dim."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..function import Op
 from .window import Window2d
 
@@ -29,7 +30,7 @@ def first_max(patches: np.ndarray) -> np.ndarray:
     """
     top = patches.max(axis=0)
     winners = patches == top
-    if np.isnan(top).any():
+    if not backend.is_cpu(top) or np.isnan(top).any():  # on a GPU, never wait to look
         winners |= np.isnan(patches)
     taken = winners[0].copy()
     for k in range(1, len(winners)):
@@ -41,9 +42,9 @@ def first_max(patches: np.ndarray) -> np.ndarray:
 def pick(winners: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``values`` where ``winners`` is True, exactly 0 elsewhere (even for inf or
     NaN values, which a plain product would turn into NaN)."""
-    if np.isfinite(values).all():
+    if backend.is_cpu(values) and np.isfinite(values).all():
         return winners * values  # the fast path: a product, 10x quicker than np.where
-    return np.where(winners, values, np.zeros((), values.dtype))
+    return np.where(winners, values, backend.scalar(0, values.dtype, like=values))
 
 
 def unpad(padded: np.ndarray, window: Window2d) -> np.ndarray:

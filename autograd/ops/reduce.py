@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from ..function import Op, constant
 from .dims import keepdim_shape, normalize_dims
 
@@ -177,7 +178,7 @@ class Prod(Reduction):
         rest = [a for a in range(x.ndim) if a not in self.axes]
         order = rest + list(self.axes)
         flat = x.permute(*order).reshape(*[x.shape[a] for a in rest], n)
-        eye = np.eye(n, dtype=bool)
+        eye = backend.eye(n, dtype=bool, like=x.data)
         others = flat.unsqueeze(-2).expand(*flat.shape[:-1], n, n).where(~eye, 1.0).prod(-1)
         back = np.argsort(order)
         others = others.reshape(*[x.shape[a] for a in order]).permute(*back.tolist())

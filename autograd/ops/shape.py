@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_module
+from .. import backend
 from ..function import Op, constant
 from .dims import normalize_dim
 
@@ -156,11 +156,11 @@ class IndexAdd(Op):
 
     def forward(self, g, shape=(), index=None):
         self.index = index
-        out = np.zeros(shape, dtype=g.dtype)
+        out = backend.zeros(shape, g.dtype, like=g)
         if is_basic_index(index):
             out[index] = g
         else:
-            np.add.at(out, index, g)
+            backend.scatter_add(out, index, g)
         return out
 
     def backward(self, g):
@@ -203,7 +203,7 @@ class Gather(Op):
 
     def backward(self, g):
         (x,) = self.inputs
-        zeros = constant(array_module(g.data).zeros(x.shape, dtype=g.dtype))
+        zeros = constant(backend.zeros(x.shape, g.dtype, like=g.data))
         return (ScatterAdd.apply(zeros, g, dim=self.dim, index=self.index),)
 
 
@@ -234,10 +234,10 @@ class ScatterAdd(Op):
             )
         check_index(index, x.shape[d], "scatter_add", dim)
         self.index = index
-        grid = list(np.indices(index.shape, sparse=True))
+        grid = backend.open_grid(index.shape, like=index)
         grid[d] = index
         out = x.copy()
-        np.add.at(out, tuple(grid), src[tuple(slice(0, m) for m in index.shape)])
+        backend.scatter_add(out, tuple(grid), src[tuple(slice(0, m) for m in index.shape)])
         return out
 
     def backward(self, g):

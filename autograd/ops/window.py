@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
+
 
 def pair(value: Any, name: str, op: str) -> tuple[int, int]:
     """An int or a pair of ints as ``(h, w)``, as PyTorch's 2-D ops accept."""
@@ -98,7 +100,7 @@ class Window2d:
             return x
         top, _, left, _ = self.padding
         h, w = self.in_size
-        out = np.full((*x.shape[:-2], *self.padded_size), fill, dtype=x.dtype)
+        out = backend.full((*x.shape[:-2], *self.padded_size), fill, x.dtype, like=x)
         out[..., top:top + h, left:left + w] = x
         return out
 
@@ -112,7 +114,7 @@ class Window2d:
         """Patches of the padded ``xp`` (..., Hp, Wp) as one array (kh·kw, ..., Ho, Wo):
         entry k holds what every output pixel reads at kernel offset k."""
         if out is None:
-            out = np.empty((self.offsets, *xp.shape[:-2], *self.out_size), dtype=xp.dtype)
+            out = backend.empty((self.offsets, *xp.shape[:-2], *self.out_size), xp.dtype, like=xp)
         for k, (rows, cols) in enumerate(self.slices()):
             out[k] = xp[..., rows, cols]
         return out
@@ -120,7 +122,7 @@ class Window2d:
     def scatter(self, values: Any, lead: tuple, dtype: Any) -> Any:
         """The adjoint of :meth:`gather`: a padded array (*lead, Hp, Wp) with
         ``values[k]`` (*lead, Ho, Wo) added where offset k read from."""
-        out = np.zeros((*lead, *self.padded_size), dtype=dtype)
+        out = backend.zeros((*lead, *self.padded_size), dtype, like=values)
         add_in_place = self.overlapping
         for k, (rows, cols) in enumerate(self.slices()):
             if add_in_place:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
+from autograd import backend
 from autograd.ops import conv as conv_ops
 from autograd.ops import pool as pool_ops
 from autograd.ops.window import Window2d, pair
@@ -149,7 +148,7 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     elif (count_include_pad or not any(window.padding)) and (bottom, right) == (top, left):
         divisor = float(window.offsets)
     else:  # count, per window, the pixels that are real (or symmetric padding)
-        counted = np.zeros(window.padded_size)
+        counted = backend.zeros(window.padded_size, input.dtype, like=input.data)
         if count_include_pad:
             counted[:window.in_size[0] + 2 * top, :window.in_size[1] + 2 * left] = 1
         else:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograd.backend import random
 from autograd.function import constant
-from autograd.random import default_generator
 from autograd.tensor import Tensor, expect_tensor
 
 
@@ -19,7 +19,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     the expected value is unchanged; identity when not ``training``.
 
     y = x · m with m = 1{u ≥ p} / (1 - p), u ~ U[0, 1) from
-    ``autograd.random.default_generator()`` (``autograd.manual_seed`` fixes it);
+    the input's device's generator (``autograd.manual_seed`` fixes it);
     dy/dx = m, one Mul node.
     """
     expect_tensor(input, "dropout")
@@ -28,6 +28,6 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     if p == 1.0:
         return input * 0.0
-    keep = default_generator().random(input.shape, dtype=np.float32) >= p
+    keep = random.rand_like(input.data, np.float32) >= p
     mask = np.multiply(keep, 1.0 / (1.0 - p), dtype=input.dtype)
     return input * constant(mask)

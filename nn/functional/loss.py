@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd import backend
 from autograd.ops import loss as loss_ops
 from autograd.tensor import Tensor, expect_tensor
 
@@ -29,12 +30,13 @@ def _as_target(target: Any, input: Tensor) -> Tensor:
     return target.to(input.dtype)
 
 
-def _array(value: Any, dtype: Any) -> np.ndarray | None:
-    """A weight argument (Tensor, array or None) as an array of ``dtype``."""
+def _array(value: Any, like: Any) -> Any:
+    """A weight argument (Tensor, array or None) as an array of ``like``'s dtype,
+    on its device."""
     if value is None:
         return None
-    data = value.data if isinstance(value, Tensor) else np.asarray(value)
-    return data.astype(dtype, copy=False)
+    data = value.data if isinstance(value, Tensor) else value
+    return backend.asarray(data, like=like).astype(like.dtype, copy=False)
 
 
 def _regression(op: Any, name: str, input: Tensor, target: Any, reduction: str,
@@ -113,14 +115,14 @@ def _class_distribution(op: str, input: Tensor, target: Any, weight: Any, ignore
     n_classes = x.shape[dim]
     along_dim = [1] * x.ndim
     along_dim[dim] = n_classes
-    w = _array(weight, x.dtype)
+    w = _array(weight, x)
     if w is not None and w.shape != (n_classes,):
         raise RuntimeError(
             f"{op}: weight tensor should be defined either for all {n_classes} classes or "
             f"no classes but got weight tensor of shape: {list(w.shape)}"
         )
     w_along = None if w is None else w.reshape(along_dim)
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = backend.asarray(target.data if isinstance(target, Tensor) else target, like=x)
     eps = label_smoothing
     if t.dtype.kind == "f":  # class probabilities
         if t.shape != x.shape:
@@ -138,13 +140,20 @@ def _class_distribution(op: str, input: Tensor, target: Any, weight: Any, ignore
         if t.dtype.kind not in "iu":
             raise RuntimeError(f"{op}: expected integer class indices, got dtype {t.dtype}")
         _check_class_target(op, input, t, dim)
+        # On a GPU nothing here may look at the values from the host (each look waits
+        # for the device): the general path runs, and an out-of-range class index
+        # turns the loss into NaN there instead of raising (PyTorch stops with a
+        # device-side assert).
+        on_host = backend.is_cpu(t)
         counted = t != ignore_index
-        everything_counted = counted.all()
+        everything_counted = on_host and counted.all()
         safe = t if everything_counted else np.where(counted, t, 0)
-        if safe.size and (safe.min() < 0 or safe.max() >= n_classes):
-            bad = safe[(safe < 0) | (safe >= n_classes)]
-            raise IndexError(f"{op}: Target {int(bad[0])} is out of bounds "
+        outside = (safe < 0) | (safe >= n_classes)
+        if on_host and safe.size and outside.any():
+            raise IndexError(f"{op}: Target {int(safe[outside][0])} is out of bounds "
                              f"(the input has {n_classes} classes)")
+        if not on_host:
+            safe = np.where(outside, 0, safe)
         # the weight of each sample's target class (0 for ignored samples)
         if w is not None:
             picked = w[safe] * counted
@@ -152,21 +161,33 @@ def _class_distribution(op: str, input: Tensor, target: Any, weight: Any, ignore
             picked = x.dtype.type(1)  # the same for every sample
         else:
             picked = counted.astype(x.dtype)
-        q = np.zeros_like(x)
+        q = backend.zeros_like(x)
         on_target = picked * (1 - eps) if eps else picked
         if x.ndim == 2:
-            q[np.arange(len(safe)), safe] = on_target
+            q[backend.arange(len(safe), like=x), safe] = on_target
         else:
             values = np.expand_dims(on_target, dim) if np.ndim(on_target) else on_target
             np.put_along_axis(q, np.expand_dims(safe, dim), values, axis=dim)
         if eps:
             spread = eps / n_classes if w_along is None else w_along * (eps / n_classes)
             q += np.expand_dims(counted, dim) * spread
+        if not on_host:
+            q *= np.where(outside.any(), np.nan, 1.0).astype(x.dtype)
         denom = t.size if w is None and everything_counted else picked.sum()
+    if not on_host_array(denom):  # a device scalar: decided on the device, no waiting
+        empty = (denom == 0) if reduction == "mean" else False
+        if reduction == "mean":
+            q /= np.where(empty, 1, denom).astype(x.dtype)
+        return q, dim, empty
     empty = reduction == "mean" and not denom
     if reduction == "mean" and not empty:
         q /= x.dtype.type(denom)
     return q, dim, empty
+
+
+def on_host_array(value: Any) -> bool:
+    """True for Python and numpy numbers and arrays (their values are free to read)."""
+    return isinstance(value, (int, float, np.generic)) or backend.is_cpu(value)
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
@@ -182,7 +203,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
 def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """-input[target] for log-probabilities ``input`` (e.g. from ``log_softmax``)."""
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = backend.asarray(target.data if isinstance(target, Tensor) else target,
+                        like=input.data)
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"nll_loss: expected integer class indices, got dtype {t.dtype}")
     q, dim, empty = _class_distribution("nll_loss", input, t, weight, ignore_index, 0.0,
@@ -202,8 +224,8 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
             f"different to the input size ({tuple(input.shape)}) is deprecated. Please "
             "ensure they have the same size."
         )
-    return loss_ops.BinaryCrossEntropy.apply(input, target, weight=_array(weight, input.dtype),
-                                           reduction=reduction)
+    return loss_ops.BinaryCrossEntropy.apply(input, target, weight=_array(weight, input.data),
+                                             reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
@@ -218,5 +240,5 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
             f"the same as input size ({tuple(input.shape)})"
         )
     return loss_ops.BinaryCrossEntropyWithLogits.apply(
-        input, target, weight=_array(weight, input.dtype),
-        pos_weight=_array(pos_weight, input.dtype), reduction=reduction)
+        input, target, weight=_array(weight, input.data),
+        pos_weight=_array(pos_weight, input.data), reduction=reduction)

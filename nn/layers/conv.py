@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd import backend
 from autograd.function import constant
 from autograd.ops.window import pair
 from autograd.tensor import Tensor
@@ -46,9 +47,9 @@ class Conv2d(Module):
         self.groups = groups
         dtype = np.dtype(dtype or np.float32)
         shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(constant(np.empty(shape, dtype)))
+        self.weight = Parameter(constant(backend.empty(shape, dtype)))
         if bias:
-            self.bias = Parameter(constant(np.empty(out_channels, dtype)))
+            self.bias = Parameter(constant(backend.empty(out_channels, dtype)))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

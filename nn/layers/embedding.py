@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd import backend
 from autograd.engine import no_grad
 from autograd.function import constant
 from autograd.tensor import Tensor
@@ -30,7 +31,7 @@ class Embedding(Module):
             padding_idx = normalize_padding_idx(padding_idx, num_embeddings)
         self.padding_idx = padding_idx
         shape = (num_embeddings, embedding_dim)
-        self.weight = Parameter(constant(np.empty(shape, np.dtype(dtype or np.float32))))
+        self.weight = Parameter(constant(backend.empty(shape, np.dtype(dtype or np.float32))))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd import backend
 from autograd.function import constant
 from autograd.tensor import Tensor
 
@@ -35,9 +36,9 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         dtype = np.dtype(dtype or np.float32)
-        self.weight = Parameter(constant(np.empty((out_features, in_features), dtype)))
+        self.weight = Parameter(constant(backend.empty((out_features, in_features), dtype)))
         if bias:
-            self.bias = Parameter(constant(np.empty(out_features, dtype)))
+            self.bias = Parameter(constant(backend.empty(out_features, dtype)))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

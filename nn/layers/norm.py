@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd import backend
 from autograd.function import constant
 from autograd.tensor import Tensor, expect_tensor
 
@@ -17,7 +18,7 @@ from ..parameter import Parameter
 
 
 def _filled(shape: tuple, value: float, dtype: Any) -> Tensor:
-    return constant(np.full(shape, value, dtype=dtype))
+    return constant(backend.full(shape, value, dtype))
 
 
 class _BatchNorm(Module):

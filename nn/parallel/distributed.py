@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import autograd.distributed as dist
+from autograd import backend
 from autograd.distributed import ReduceOp
 from autograd.distributed.collectives import _default
 from autograd.engine import is_grad_enabled, queue_callback
@@ -58,7 +59,7 @@ class Bucket:
         self.params, self.names = params, names
         sizes = [p.data.size for p in params]
         self.offsets = [0, *np.cumsum(sizes).tolist()]
-        self.buffer = np.zeros(self.offsets[-1], dtype=params[0].data.dtype)
+        self.buffer = backend.zeros(self.offsets[-1], params[0].data.dtype)  # host: MPI sends it
         self.ready = [False] * len(params)
         self.pending = len(params)
         self.work = None  # the all-reduce's request while it is in flight
@@ -132,7 +133,7 @@ class Reducer:
         self.buckets = assign_buckets(named_params, min(FIRST_BUCKET_BYTES, bucket_cap_bytes),
                                       bucket_cap_bytes)
         self.index = {id(p): k for k, (_, p) in enumerate(named_params)}
-        self.used = np.zeros(len(named_params), dtype=np.int32)  # for find_unused_parameters
+        self.used = backend.zeros(len(named_params), np.int32)  # for find_unused_parameters
         self.handles = [
             p.register_post_accumulate_grad_hook(_ParamReady(self, b, i, self.index[id(p)]))
             for b in self.buckets for i, p in enumerate(b.params)]

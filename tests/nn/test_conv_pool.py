@@ -379,23 +379,3 @@ def test_pooling_errors_name_the_problem(fn):
         fn(autograd.zeros(2, 3, 5, 5), 2, stride=0)
     with pytest.raises(RuntimeError, match="kernel size must be greater than zero"):
         fn(autograd.zeros(2, 3, 5, 5), 0)
-
-
-# --------------------------------------------------------------------------- allocator
-
-
-@pytest.mark.parametrize("env, expected", [({}, "True"), ({"CHAINGRAD_NO_MALLOPT": "1"}, "False")])
-def test_allocator_tuning_is_on_by_default_and_can_be_turned_off(env, expected):
-    """conv's large temporaries rely on glibc keeping freed memory (autograd.backend)."""
-    import os
-    import platform
-    import subprocess
-    import sys
-
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        pytest.skip("mallopt tuning applies to glibc only")
-    code = "import autograd.backend as b; print(b.allocator_tuned())"
-    base = {k: v for k, v in os.environ.items() if k != "CHAINGRAD_NO_MALLOPT"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**base, **env}, check=True)
-    assert out.stdout.strip() == expected

@@ -1,0 +1,112 @@
+"""The array libraries behind device types: what chaingrad needs from each, and
+numpy's answers (the CPU)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+class Library:
+    """What chaingrad needs from the array library behind one device type.
+
+    Subclasses set ``device_type``, ``xp`` (the library's numpy-like namespace)
+    and ``array_types``, and implement the methods below that differ from numpy.
+    """
+
+    device_type: str = ""
+    xp: Any = np
+    array_types: tuple = ()
+
+    def index_of(self, array: Any) -> int | None:
+        """The device index of ``array`` (None for the CPU)."""
+        return None
+
+    def current_index(self) -> int | None:
+        """The device index a bare device type means (the current GPU)."""
+        return None
+
+    def on(self, index: int | None) -> Any:
+        """A context manager in which new arrays land on device ``index``."""
+        return _nowhere
+
+    def to_host(self, array: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def from_host(self, array: np.ndarray, index: int | None) -> Any:
+        raise NotImplementedError
+
+    def scatter_add(self, out: Any, index: Any, values: Any) -> None:
+        raise NotImplementedError
+
+    def erf(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def synchronize(self, index: int | None) -> None:
+        """Wait until the device has finished the work queued on it."""
+
+    def generator(self, index: int | None) -> Any:
+        """The device's own random generator (CuPy's ``RandomState`` API), or None
+        when random numbers are drawn on the host and copied over."""
+        return None
+
+    def manual_seed(self, seed: int) -> None:
+        """Reseed the device generators (the host one is reseeded by the caller)."""
+
+    def device_count(self) -> int:
+        return 1
+
+
+class _Nowhere:
+    """A do-nothing context manager (the CPU has one device)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+_nowhere = _Nowhere()
+
+
+class NumpyLibrary(Library):
+    """numpy, on the CPU."""
+
+    device_type = "cpu"
+    xp = np
+    array_types = (np.ndarray,)
+
+    def to_host(self, array: Any) -> np.ndarray:
+        return array
+
+    def from_host(self, array: np.ndarray, index: int | None) -> np.ndarray:
+        return array
+
+    def scatter_add(self, out: Any, index: Any, values: Any) -> None:
+        np.add.at(out, index, values)
+
+    def erf(self, x: Any) -> Any:
+        return _host_erf()(x).astype(x.dtype, copy=False)
+
+
+def _scipy_erf() -> Callable:
+    try:
+        from scipy.special import erf
+    except ImportError:  # exact, but one Python call per element
+        erf = np.vectorize(math.erf, otypes=[np.float64])
+    return erf
+
+
+_erf_cache: list = []
+
+
+def _host_erf() -> Callable:
+    if not _erf_cache:
+        _erf_cache.append(_scipy_erf())
+    return _erf_cache[0]

@@ -1,0 +1,75 @@
+"""The backend seam holds: no file in the op, tensor, nn or optim layers makes an
+array from nothing or scatters with numpy directly (those arrays would land on
+the CPU whatever the device); they ask ``autograd.backend`` or the module of
+their inputs instead."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCANNED = [*sorted((ROOT / "autograd" / "ops").rglob("*.py")),
+           *sorted((ROOT / "autograd").glob("tensor*.py")),
+           ROOT / "autograd" / "factories.py",
+           *sorted((ROOT / "nn").rglob("*.py")),
+           *sorted((ROOT / "optim").rglob("*.py"))]
+
+#: numpy functions that make a new array from nothing (or from host data): on a
+#: GPU they would give a host array. Math on existing arrays (np.exp(x),
+#: np.where(m, a, b), np.stack(xs)...) dispatches to the inputs' library and is fine.
+CREATION = {
+    "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
+    "eye", "identity", "tri", "arange", "linspace", "logspace", "geomspace", "indices",
+    "array", "asarray", "asanyarray", "asfarray", "frombuffer", "fromiter", "fromfunction",
+    "copy", "meshgrid", "mgrid", "ogrid",
+}
+
+
+def violations(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    numpy_names = {"numpy"}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            numpy_names |= {a.asname or a.name for a in node.names if a.name == "numpy"}
+        elif isinstance(node, ast.ImportFrom) and node.module == "numpy":
+            bad = [a.name for a in node.names if a.name in CREATION or a.name == "random"]
+            found += [f"{node.lineno}: from numpy import {n}" for n in bad]
+
+    def root(expr: ast.AST) -> str | None:
+        return expr.id if isinstance(expr, ast.Name) else None
+
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        value = node.value
+        # np.zeros(...), np.asarray(...)
+        if root(value) in numpy_names and node.attr in CREATION:
+            found.append(f"{node.lineno}: np.{node.attr}")
+        # np.random.anything
+        elif root(value) in numpy_names and node.attr == "random":
+            found.append(f"{node.lineno}: np.random")
+        # np.add.at(...), np.maximum.at(...): scatter
+        elif (node.attr == "at" and isinstance(value, ast.Attribute)
+              and root(value.value) in numpy_names):
+            found.append(f"{node.lineno}: np.{value.attr}.at")
+    return found
+
+
+@pytest.mark.parametrize("path", SCANNED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_direct_numpy_creation_or_scatter(path: Path) -> None:
+    found = violations(path)
+    assert not found, (f"{path.relative_to(ROOT)} makes arrays with numpy directly (use "
+                       f"autograd.backend): " + "; ".join(found))
+
+
+def test_the_scan_finds_what_it_forbids(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import numpy as np\nfrom numpy import zeros\n"
+                      "a = np.zeros(3)\nnp.add.at(a, [0], 1)\nb = np.random.rand(2)\n"
+                      "c = np.exp(a)\n")
+    assert [v.split(": ")[1] for v in violations(sample)] == [
+        "from numpy import zeros", "np.zeros", "np.add.at", "np.random"]
