@@ -45,7 +45,9 @@ def _addindent(text: str, spaces: int) -> str:
 def _loadable(key: str, source: Any, target: Tensor) -> tuple[np.ndarray | None, str | None]:
     """``source`` as an array ready to copy into ``target``, or the reason it is not."""
     try:
-        array = np.asarray(source.data if isinstance(source, Tensor) else source)
+        # onto the target's device (a checkpoint loaded on the CPU fills a GPU model)
+        array = backend.asarray(source.data if isinstance(source, Tensor) else source,
+                                like=target.data)
     except ValueError:  # a ragged list
         array = None
     if array is None or array.dtype.kind not in "biuf":

@@ -21,7 +21,7 @@ class Reshape(Op):
     def forward(self, x, shape=(), view=False):
         self.in_shape = x.shape
         out = x.reshape(shape)
-        if view and x.size and not array_module(x).may_share_memory(out, x):
+        if view and x.size and not backend.array_module(x).may_share_memory(out, x):
             # numpy copied: no strides give this shape over x's memory (PyTorch's rule)
             raise RuntimeError(
                 f"view: shape {tuple(shape)} is not compatible with the input's size and "
