@@ -203,11 +203,11 @@ def _start(array: np.ndarray, launch: Callable[[np.ndarray, bool], Any],
             array[...] = buf
         mark_modified(array)
 
-    work = Work(launch(buf, not async_op), finish, (buf, array))
-    if async_op:
-        return work
-    work.wait()
-    return None
+    if not async_op:
+        launch(buf, True)
+        finish()
+        return None
+    return Work(launch(buf, False), finish, (buf, array))
 
 
 def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM,

@@ -53,12 +53,13 @@ def env_for_ranks() -> dict:
     }
 
 
-def run_job(n: int, command: list, out: Path, timeout: float) -> Job:
-    """``mpirun -n n command``; every rank is killed if it runs past ``timeout`` s."""
+def run_job(n: int, command: list, out: Path, timeout: float, cwd: Path = ROOT) -> Job:
+    """``mpirun -n n command`` in ``cwd``; every rank is killed if it runs past ``timeout``
+    seconds. ``out``: where the ranks write ``rank<r>.json`` (read back into the Job)."""
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     proc = subprocess.Popen(mpirun_command(n, command), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env_for_ranks(),
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=env_for_ranks(),
                             start_new_session=True)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
