@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -213,13 +214,17 @@ class Reducer:
                 tuple(b.buffer.nbytes for b in self.buckets),
                 tuple(b.launched_at - end for b in self.buckets), waited)
         finally:
-            for bucket in self.buckets:
-                bucket.reset()
-            self.used[:] = 0
-            self.next_launch = 0
-            self.blocked_s = 0.0
-            self.callback_queued = False
-            self.expect_hooks = False
+            self.reset()
+
+    def reset(self) -> None:
+        """Forget the backward pass in flight (done, or broken off by an error)."""
+        for bucket in self.buckets:
+            bucket.reset()
+        self.used[:] = 0
+        self.next_launch = 0
+        self.blocked_s = 0.0
+        self.callback_queued = False
+        self.expect_hooks = False
 
     def _hand_out(self, bucket: Bucket) -> None:
         """Every parameter's ``.grad`` becomes its average: a view of a fresh copy
@@ -240,6 +245,11 @@ class Reducer:
             "make sure all forward outputs are used in the loss, or pass "
             "find_unused_parameters=True to DistributedDataParallel (PyTorch's advice)."
         )
+
+
+def _remove_hooks(handles: list) -> None:
+    for handle in handles:
+        handle.remove()
 
 
 class DistributedDataParallel(Module):
@@ -282,6 +292,8 @@ class DistributedDataParallel(Module):
         self._broadcast([*module.parameters(), *module.buffers()])
         self._reducer = Reducer(self.process_group, named, int(bucket_cap_mb * MB),
                                 find_unused_parameters)
+        # the hooks stay on the parameters (which may outlive this wrapper): take them off
+        weakref.finalize(self, _remove_hooks, self._reducer.handles)
 
     @property
     def last_stats(self) -> BackwardStats | None:
@@ -296,6 +308,8 @@ class DistributedDataParallel(Module):
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         if self.broadcast_buffers and self.process_group.size() > 1:
             self._broadcast(list(self.module.buffers()))
+        if self._reducer.callback_queued:  # the last backward raised before its end
+            self._reducer.reset()
         if is_grad_enabled():
             # as PyTorch: whether this forward's backward averages is decided here
             self._reducer.expect_hooks = self.require_backward_grad_sync

@@ -4,6 +4,7 @@ that needs no MPI, errors worded as torch's, buckets, and what DDP adds to a mod
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -252,3 +253,65 @@ def test_a_gradient_of_another_dtype_than_wrapped_is_refused(world):
     ddp.module.float()
     with pytest.raises(RuntimeError, match=r"'2\.bias' has a gradient of dtype float32"):
         ddp(autograd.randn(2, 6)).sum().backward()
+
+
+def test_a_backward_broken_off_by_an_error_leaves_ddp_usable(world):
+    model = mlp()
+    ddp = DDP(model)
+    x = autograd.randn(4, 6, dtype=autograd.float64)
+
+    def fail(grad):
+        raise ValueError("broken off")
+
+    out = ddp(x)
+    model[0].weight.register_hook(fail)  # raises after the last layer's grads arrived
+    with pytest.raises(ValueError, match="broken off"):
+        out.sum().backward()
+    assert ddp.last_stats is None
+    model[0].weight._hooks.clear()
+    model.zero_grad()
+    ddp(x).sum().backward()
+    assert ddp.last_stats is not None  # this backward was averaged, ended, recorded
+    plain = mlp()
+    plain(x).sum().backward()
+    for p, q in zip(plain.parameters(), model.parameters()):
+        np.testing.assert_array_equal(p.grad.data, q.grad.data)
+
+
+def test_dropping_ddp_takes_its_hooks_off_the_parameters(world):
+    import gc
+
+    model = mlp()
+    ddp = DDP(model)
+    assert all(len(p._post_accumulate_grad_hooks) == 1 for p in model.parameters())
+    del ddp
+    gc.collect()
+    assert all(len(p._post_accumulate_grad_hooks) == 0 for p in model.parameters())
+
+
+# --------------------------------------------------------------------------- the launcher
+
+
+def test_mpirun_command_for_this_machine(monkeypatch):
+    from autograd.distributed import launch
+
+    monkeypatch.setattr(launch, "is_open_mpi", lambda path: True)
+    cmd = launch.mpirun_command(3, ["python", "x.py"], mpirun="/opt/bin/mpirun")
+    assert cmd[:3] == ["/opt/bin/mpirun", "-n", "3"] and cmd[-2:] == ["python", "x.py"]
+    assert "--oversubscribe" in cmd
+    assert ("--allow-run-as-root" in cmd) == (os.geteuid() == 0)
+    monkeypatch.setattr(launch, "is_open_mpi", lambda path: False)  # MPICH's needs neither
+    assert launch.mpirun_command(2, ["a"], mpirun="mpiexec") == ["mpiexec", "-n", "2", "a"]
+    with pytest.raises(ValueError, match="nproc must be a positive integer"):
+        launch.mpirun_command(0, ["a"], mpirun="mpiexec")
+
+
+def test_ranks_get_a_share_of_the_cores_unless_the_user_chose(monkeypatch):
+    from autograd.distributed import launch
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    env = launch.thread_env(4, {"PATH": "/bin"})
+    assert {env[v] for v in launch.THREAD_VARS} == {"2"} and env["PATH"] == "/bin"
+    assert launch.thread_env(16, {})["OMP_NUM_THREADS"] == "1"
+    mine = launch.thread_env(4, {"OPENBLAS_NUM_THREADS": "3"})
+    assert mine == {"OPENBLAS_NUM_THREADS": "3"}

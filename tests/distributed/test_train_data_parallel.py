@@ -89,3 +89,4 @@ def test_nproc_without_mpirun_says_what_to_install(monkeypatch, tmp_path):
         match = "no mpirun or mpiexec on PATH.*openmpi-bin"
     with pytest.raises(SystemExit, match=match):
         main(["train", "--nproc", "2"])
+
