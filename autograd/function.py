@@ -73,7 +73,7 @@ class Op(Node):
                 node.inputs = inputs
                 node.needs_input_grad = needs
                 node.epoch = engine._epoch[0]
-                node.hooks = None
+                node.hooks = node._mark = None
                 return _Tensor._make(out, node)
         return _Tensor._make(out, None)
 
@@ -319,7 +319,7 @@ class Function:
         if not record:
             return result
         ctx.inputs = tensors  # arguments that are not Tensors get no gradient
-        ctx.hooks = None
+        ctx.hooks = ctx._mark = None
         ctx.n_outputs = len(outputs)
         skip = ctx.__dict__.get("non_differentiable", set())
         wrapped = []

@@ -10,10 +10,11 @@ work on Python floats and keep each local derivative as a number.
     >>> a.grad, b.grad     # dc/da = b + 1, dc/db = a
     (-2.0, 2.0)
 
-Unlike a Tensor, every Scalar keeps its gradient after backward (as in
-micrograd) so a picture of the graph can show each one; it is kept apart from
-the gradients the driver is still summing, so a second backward through a
-retained graph adds up correctly.
+A Scalar made by an op is its own graph node (one object per op: see
+``ops/scalar.py`` for why). Unlike a Tensor, every Scalar keeps its gradient
+after backward (as in micrograd) so a picture of the graph can show each one;
+it is kept apart from the gradient the driver is still summing on the node
+(``_pending``), so a second backward through a retained graph adds up correctly.
 """
 
 from __future__ import annotations
@@ -23,15 +24,19 @@ from collections.abc import Callable
 from typing import Any
 
 from .engine import run_backward
-from .ops.scalar import record
+from .ops.scalar import ScalarOp, record
 
 
 class Scalar:
-    """A Python float with a gradient and the op that made it."""
+    """A Python float with a gradient; made by an op, it is also that op's graph
+    node (``op``, inputs ``a`` and ``b``, local derivatives ``da`` and ``db``)."""
 
-    __slots__ = ("data", "_grad", "grad_fn", "requires_grad", "_label", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "op", "a", "b", "da", "db",
+                 "_mark", "_pending", "_label", "_hooks", "_fn", "__weakref__")
     __hash__ = object.__hash__
     __array_ufunc__ = None  # numpy_number * Scalar defers to Scalar.__rmul__
+    #: the engine gathers a Scalar's gradient on the Scalar itself (see engine)
+    grad_on_node = True
 
     def __init__(self, data: float, label: str = "", requires_grad: bool = True) -> None:
         if isinstance(data, Scalar):
@@ -43,25 +48,20 @@ class Scalar:
                 raise TypeError(
                     f"Scalar needs a real number, got {type(data).__name__}") from None
         self.data = float(data)
-        self._grad = 0.0
-        self.grad_fn = None
+        self.grad = 0.0
         self.requires_grad = requires_grad
+        self.op = self.a = self.b = self._mark = self._hooks = None
         self._label = label
-        self._hooks = None
 
     @property
-    def grad(self) -> float:
-        """d(root)/d(self) from the last backward (accumulated, as in PyTorch)."""
-        node = self.grad_fn
-        return self._grad if node is None else node.out_grad
-
-    @grad.setter
-    def grad(self, value: float) -> None:
-        node = self.grad_fn
-        if node is None:
-            self._grad = value
-        else:
-            node.out_grad = value
+    def grad_fn(self) -> ScalarOp | None:
+        """The op that made this Scalar (None for a leaf), as in PyTorch."""
+        if self.op is None:
+            return None
+        fn = getattr(self, "_fn", None)
+        if fn is None:
+            fn = self._fn = ScalarOp(self)
+        return fn
 
     @property
     def label(self) -> str:
@@ -74,7 +74,7 @@ class Scalar:
 
     @property
     def is_leaf(self) -> bool:
-        return self.grad_fn is None
+        return self.op is None
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
@@ -92,28 +92,32 @@ class Scalar:
 
     def register_hook(self, hook: Callable) -> None:
         """Call ``hook(grad)`` when this leaf's gradient is complete."""
-        if self.grad_fn is not None:
+        if self.op is not None:
             raise RuntimeError("Scalar hooks are supported on leaves only")
         self._hooks = (self._hooks or []) + [hook]
 
     def _accumulate_grad(self, grad: float, create_graph: bool = False) -> None:
-        self._grad += grad
+        self.grad += grad
 
     # ------------------------------------------------------------------ ops
     def __add__(self, other: Any) -> Scalar:
-        other = _scalar(other)
+        if type(other) is not Scalar:  # the common case skips a call
+            other = _scalar(other)
         return record(Scalar, "add", self.data + other.data, self, other, 1.0, 1.0)
 
     def __sub__(self, other: Any) -> Scalar:
-        other = _scalar(other)
+        if type(other) is not Scalar:  # the common case skips a call
+            other = _scalar(other)
         return record(Scalar, "sub", self.data - other.data, self, other, 1.0, -1.0)
 
     def __mul__(self, other: Any) -> Scalar:
-        other = _scalar(other)
+        if type(other) is not Scalar:  # the common case skips a call
+            other = _scalar(other)
         return record(Scalar, "mul", self.data * other.data, self, other, other.data, self.data)
 
     def __truediv__(self, other: Any) -> Scalar:
-        other = _scalar(other)
+        if type(other) is not Scalar:  # the common case skips a call
+            other = _scalar(other)
         a, b = self.data, other.data
         if b == 0:
             raise ZeroDivisionError(f"Scalar division by zero ({a} / 0)")
@@ -121,7 +125,8 @@ class Scalar:
         return record(Scalar, "div", a / b, self, other, 1 / b, -a / b / b)
 
     def __pow__(self, other: Any) -> Scalar:
-        other = _scalar(other)
+        if type(other) is not Scalar:  # the common case skips a call
+            other = _scalar(other)
         a, b = self.data, other.data
         try:
             out = a**b
@@ -193,10 +198,9 @@ def _scalar(x: Any) -> Scalar:
     if type(x) is float or type(x) is int:
         const = _new(Scalar)
         const.data = float(x)
-        const._grad = 0.0
-        const.grad_fn = None
+        const.grad = 0.0
         const.requires_grad = False
-        const._hooks = None
+        const.op = const.a = const.b = const._mark = const._hooks = None
         return const
     return Scalar(x, requires_grad=False)
 

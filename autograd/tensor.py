@@ -262,6 +262,7 @@ class Tensor:
                  "_post_accumulate_grad_hooks", "__weakref__")  # the last unset until used
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__
+    grad_on_node = False  # the engine gathers gradients for Tensors in a dict
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  device: Any = None) -> None:

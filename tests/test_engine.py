@@ -475,6 +475,7 @@ def _tensor_graph(backward: bool) -> None:
 def _scalar_graph(backward: bool) -> None:
     a, b = Scalar(2.0), Scalar(-1.0)
     y = (a * b + a.exp()).tanh() / (b ** 2 + 1)
+    assert y.grad_fn.scalar is y  # the cached view of a Scalar's own node: no cycle
     if backward:
         y.backward()
 

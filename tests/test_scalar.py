@@ -3,7 +3,9 @@ torch in float64, micrograd's README example, the shared engine, hooks, errors."
 
 from __future__ import annotations
 
+import gc
 import math
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -208,6 +210,89 @@ def test_stepping_the_driver_gives_the_same_grads_as_backward():
     for _ in driver:
         pass
     assert (a2.grad, b2.grad) == (a1.grad, b1.grad)
+
+
+def test_a_scalar_op_is_one_tracked_object():
+    """A Scalar made by an op is its own graph node: one object the cyclic garbage
+    collector tracks per op (a value plus a node would be two)."""
+    a = Scalar(0.5)
+    x = a * 1.0  # warm caches before counting
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        chain = [x]
+        for _ in range(2000):
+            chain.append(chain[-1] * 1.0001 + a)
+        grown = len(gc.get_objects()) - before
+    finally:
+        gc.enable()
+    # 4000 ops; the constants 1.0001 are Scalars too (2000 more); + the list's growth
+    assert 6000 <= grown <= 6010, grown
+
+
+def test_grad_fn_is_a_stable_view_of_the_scalar_itself():
+    a, b = Scalar(2.0), Scalar(3.0)
+    y = a * b
+    node = y.grad_fn
+    assert node is y.grad_fn and node.scalar is y and a.grad_fn is None
+    assert node.inputs == (a, b) and node.local_grads == (3.0, 2.0)
+    assert node.name() == "mul" and node.vjp(2.0) == (6.0, 4.0)
+    assert y.is_leaf is False and a.is_leaf is True
+    y.backward()
+    assert node.inputs is None and node.local_grads is None  # freed by backward
+    with pytest.raises(RuntimeError, match="freed"):
+        node.vjp(1.0)
+
+
+def test_paused_driver_refuses_a_second_pass_until_it_ends():
+    """The gradient being summed lives on the Scalars, so a second pass through a
+    graph whose first pass is paused must fail loudly, not mix the two sums."""
+    x = Scalar(2.0)
+    y = (x * x) * 3
+    driver = iter_backward([y], [1.0], retain_graph=True)
+    next(driver)
+    with pytest.raises(RuntimeError, match="has not finished"):
+        y.backward(retain_graph=True)
+    for _ in driver:
+        pass
+    assert x.grad == 12.0
+    y.backward()  # the first pass has ended: fine now
+    assert x.grad == 24.0
+
+
+def test_dropped_driver_releases_the_graph_for_other_passes():
+    x = Scalar(2.0)
+    y = x * x
+    driver = iter_backward([y], [1.0], retain_graph=True)
+    next(driver)
+    del driver  # closing the generator ends its pass
+    y.backward()
+    assert x.grad == 4.0
+
+
+def test_threads_through_one_scalar_graph_never_mix_their_sums():
+    x = Scalar(1.5)
+    y = x
+    for _ in range(3000):
+        y = y * 1.0 + x * 0.0
+    outcomes = []
+
+    def run():
+        try:
+            y.backward(retain_graph=True)
+            outcomes.append("ok")
+        except RuntimeError as err:
+            assert "has not finished" in str(err)
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 4
+    assert x.grad == outcomes.count("ok") * 1.0  # each pass that ran added exactly 1
 
 
 # --------------------------------------------------------------------------- hooks

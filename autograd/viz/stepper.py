@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from ..engine import FREED_GRAPH, Node, iter_backward, no_grad, topological_order
+from ..engine import FREED_GRAPH, Node, iter_backward, no_grad, op_nodes
 from ..tensor import Tensor, seed_gradients
 from .dot import Highlight, build, digraph
 from .labels import namer, op_title, rule_of, summarize
@@ -66,8 +66,7 @@ class BackwardStepper:
         self.retain_graph = retain_graph
         self._gradient = gradient
         self._seeds()  # fail now, not at the first step, on a loss that cannot backward
-        start = loss if loss.grad_fn is None else loss.grad_fn
-        self._ops = [k for k in topological_order([start]) if isinstance(k, Node)]
+        self._ops = op_nodes([loss])
         self._walk = GraphWalk(loss)
         self._names = names
         self._name_of = namer(names)
