@@ -4,7 +4,8 @@ task on N ranks, and the tasks below are what each rank runs.
     python benchmarks/_distributed.py TASK '{"option": 1}'             # one rank
     mpirun -n 2 python benchmarks/_distributed.py TASK '{"option": 1}' # two
 
-Every rank runs with one BLAS thread. Rank 0 prints the task's result as one JSON
+Every rank runs with one BLAS thread and the glibc allocator setting of
+``autograd.allocator`` (as ``chaingrad train``). Rank 0 prints the task's result as one JSON
 line (the other ranks send it theirs first).
 """
 
@@ -222,6 +223,9 @@ def mlp(options: dict) -> dict:
 
 
 def main() -> None:
+    from autograd.allocator import tune_unless_disabled
+
+    tune_unless_disabled()  # in every rank, as chaingrad train and the other benchmarks do
     task, options = sys.argv[1], json.loads(sys.argv[2])
     result = {"allreduce": allreduce, "cnn": cnn, "mlp": mlp}[task](options)
     import autograd.distributed as dist
