@@ -83,8 +83,8 @@ def _torch_group(rank: int, size: int) -> object:
 def allreduce(options: dict) -> dict:
     """Seconds per blocking all-reduce (SUM, float32) of each size: chaingrad's
     ``dist.all_reduce`` on a Tensor, mpi4py's ``Allreduce`` on a numpy array (the
-    floor), torch's gloo backend; the contenders take turns, a barrier before each
-    call, and a call's time is the slowest rank's."""
+    floor), torch's gloo backend; the contenders take turns (in rotating order), a
+    barrier before each call, and a call's time is the slowest rank's."""
     from mpi4py import MPI
 
     import autograd
@@ -105,8 +105,13 @@ def allreduce(options: dict) -> dict:
             calls["torch gloo"] = (theirs.numpy(),
                                    lambda t=theirs: torch.distributed.all_reduce(t))
         times: dict = {name: [] for name in calls}
+        names = list(calls)
         for rep in range(options["warmup"] + options["reps"]):
-            for name, (array, call) in calls.items():
+            # each contender follows each other in turn: gloo's threads (or anyone's)
+            # still busy after their call would otherwise always slow the same one
+            k = rep % len(names)
+            for name in names[k:] + names[:k]:
+                array, call = calls[name]
                 array[...] = rank + 1
                 comm.Barrier()
                 start = time.perf_counter()

@@ -4,6 +4,7 @@ train the model that one process trains with N times the batch."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from mpi_jobs import ROOT, env_for_ranks, run_job
 
+import nn
 from autograd.cli import main
 
 pytest.importorskip("sklearn")  # the digits ship with scikit-learn
@@ -90,3 +92,14 @@ def test_nproc_without_mpirun_says_what_to_install(monkeypatch, tmp_path):
     with pytest.raises(SystemExit, match=match):
         main(["train", "--nproc", "2"])
 
+
+def test_the_script_in_docs_distributed_md_runs_on_two_ranks(need_mpi, tmp_path):
+    text = (ROOT / "docs" / "distributed.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    script = next(b for b in blocks if "DistributedSampler" in b)
+    (tmp_path / "train.py").write_text(script)
+    job = run_job(2, [sys.executable, "train.py"], tmp_path / "job", timeout=300, cwd=tmp_path)
+    assert job.returncode == 0, job.stderr[-3000:]
+    assert job.stdout.count("averaged over 2 ranks") == 3  # rank 0 alone prints
+    assert list(nn.load(tmp_path / "digits_ddp.npz")) == [
+        "0.weight", "0.bias", "2.weight", "2.bias"]
