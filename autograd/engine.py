@@ -498,7 +498,24 @@ def iter_backward(
 def _walk(order: list, grads: dict, accumulate: bool, capture: dict | None,
           retain_graph: bool, create_graph: bool, steps: bool, running: list,
           callbacks: list) -> Iterator[Step]:
-    """The loop of :func:`iter_backward`: run each key's rule in ``order``."""
+    """The loop of :func:`iter_backward`: run each key's rule in ``order``.
+
+    Rules run in grad mode ``create_graph``, set once for the loop (not around
+    every rule: that was a tenth of a small op's backward); hooks, and the caller
+    at every pause, get the caller's mode back.
+    """
+    outer = _mode.enabled
+    _mode.enabled = create_graph
+    try:
+        yield from _walk_keys(order, grads, accumulate, capture, retain_graph, create_graph,
+                              steps, running, callbacks, outer)
+    finally:
+        _mode.enabled = outer
+
+
+def _walk_keys(order: list, grads: dict, accumulate: bool, capture: dict | None,
+               retain_graph: bool, create_graph: bool, steps: bool, running: list,
+               callbacks: list, outer: bool) -> Iterator[Step]:
     pop = grads.pop
     get = grads.get
     for key in order:
@@ -508,7 +525,9 @@ def _walk(order: list, grads: dict, accumulate: bool, capture: dict | None,
             if a is None:  # a leaf
                 if grad is not None:
                     if key._hooks:
+                        _mode.enabled = outer
                         grad = _run_hooks(key._hooks, grad, accumulate)
+                        _mode.enabled = create_graph
                     key._accumulate_grad(grad)
                 continue
             if grad is None:
@@ -530,7 +549,9 @@ def _walk(order: list, grads: dict, accumulate: bool, capture: dict | None,
                 key.a = key.b = None
             if steps:
                 running.pop()
+                _mode.enabled = outer
                 yield _make_step(Step, (key.grad_fn, grad, (ga,) if b is None else (ga, gb)))
+                _mode.enabled = create_graph
                 running.append(callbacks)
             continue
         grad = pop(key, None)
@@ -538,13 +559,17 @@ def _walk(order: list, grads: dict, accumulate: bool, capture: dict | None,
             if grad is None:
                 continue
             if key._hooks:
+                _mode.enabled = outer
                 grad = _run_hooks(key._hooks, grad, accumulate)
+                _mode.enabled = create_graph
             if accumulate:
                 key._accumulate_grad(grad, create_graph)
                 post = getattr(key, "_post_accumulate_grad_hooks", None)
                 if post:
+                    _mode.enabled = outer
                     for hook in tuple(post):
                         hook(key)
+                    _mode.enabled = create_graph
             elif key in capture:
                 capture[key] = grad
             continue
@@ -554,16 +579,13 @@ def _walk(order: list, grads: dict, accumulate: bool, capture: dict | None,
                 node.release()
             continue
         if node.hooks:
+            _mode.enabled = outer
             grad = _node_hooks(node, grad, accumulate)
+            _mode.enabled = create_graph
         if capture is not None and node in capture:
             capture[node] = grad
         inputs = node.inputs
-        prev = _mode.enabled
-        _mode.enabled = create_graph
-        try:
-            grad_inputs = node.vjp(grad)
-        finally:
-            _mode.enabled = prev
+        grad_inputs = node.vjp(grad)
         for value, g in zip(inputs, grad_inputs):
             if g is None:
                 continue
@@ -581,7 +603,9 @@ def _walk(order: list, grads: dict, accumulate: bool, capture: dict | None,
             node.release()
         if steps:
             running.pop()
+            _mode.enabled = outer
             yield _make_step(Step, (node, grad, grad_inputs))
+            _mode.enabled = create_graph
             running.append(callbacks)
 
 

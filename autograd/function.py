@@ -34,12 +34,14 @@ if TYPE_CHECKING:
 # never touch ``_Tensor`` themselves: they return arrays, and wrap constants with
 # :func:`constant`.
 _Tensor: type[Tensor]
+_make_tensor: Any
 
 
 def bind_tensor_class(cls: type[Tensor]) -> None:
     """Make ``cls`` the class op outputs are wrapped in (called by autograd.tensor)."""
-    global _Tensor
+    global _Tensor, _make_tensor
     _Tensor = cls
+    _make_tensor = cls._make  # the hot path's constructor, looked up once
 
 
 class Op(Node):
@@ -59,23 +61,39 @@ class Op(Node):
     @classmethod
     def apply(cls, *inputs: Any, **attrs: Any) -> Any:
         """Run the op on Tensors; record a node when any input requires grad."""
-        node = cls.__new__(cls)
+        node = _new(cls)
         node.saved = None
+        # one and two inputs are nearly every call: spelled out, they skip building
+        # two lists per op (measured ~0.3 µs of a ~1.5 µs small op)
+        n = len(inputs)
         try:
-            out = node.forward(*[t.data for t in inputs], **attrs)
+            if n == 2:
+                a, b = inputs
+                out = node.forward(a.data, b.data, **attrs) if attrs else node.forward(
+                    a.data, b.data)
+            elif n == 1:
+                a = inputs[0]
+                out = node.forward(a.data, **attrs) if attrs else node.forward(a.data)
+            else:
+                out = node.forward(*[t.data for t in inputs], **attrs)
         except (ValueError, TypeError) as err:
             raise cls.explain(err, *inputs, **attrs) from None
         if type(out) is not _ndarray:
             out = _as_array(out)
         if _mode.enabled:
-            needs = tuple([t._requires_grad for t in inputs])
+            if n == 2:
+                needs = (a._requires_grad, b._requires_grad)
+            elif n == 1:
+                needs = (a._requires_grad,)
+            else:
+                needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
                 node.inputs = inputs
                 node.needs_input_grad = needs
                 node.epoch = engine._epoch[0]
                 node.hooks = node._mark = None
-                return _Tensor._make(out, node)
-        return _Tensor._make(out, None)
+                return _make_tensor(out, node)
+        return _make_tensor(out, None)
 
     @classmethod
     def explain(cls, err: Exception, *inputs: Any, **attrs: Any) -> Exception:
@@ -99,20 +117,30 @@ class Op(Node):
         if engine._epoch[0] != self.epoch:
             self._check_not_modified()
         grads = self.backward(grad)
-        out = []
-        for value, g, needed in zip(self.inputs, grads, self.needs_input_grad):
-            if g is None or not needed:
-                out.append(None)
-                continue
-            if g.shape != value.shape:
-                g = g._sum_to(value.shape)
-            if g.dtype != value.dtype:
-                g = g.to(value.dtype)
-            out.append(g)
-        if len(out) == 2 and out[0] is out[1] and out[0] is not None and (
-                self.inputs[0].grad_fn is None or self.inputs[1].grad_fn is None):
-            out[1] = out[1].clone()  # two leaves must never share one .grad array
-        return tuple(out)
+        inputs = self.inputs
+        needs = self.needs_input_grad
+        n = len(inputs)
+        if n == 1:
+            g = grads[0]
+            return (None if g is None or not needs[0] else _fit(g, inputs[0]),)
+        if n == 2:
+            ga, gb = grads
+            a, b = inputs
+            if ga is not None:
+                if not needs[0]:
+                    ga = None
+                elif ga.data.shape != a.data.shape or ga.data.dtype is not a.data.dtype:
+                    ga = _fit(ga, a)
+            if gb is not None:
+                if not needs[1]:
+                    gb = None
+                elif gb.data.shape != b.data.shape or gb.data.dtype is not b.data.dtype:
+                    gb = _fit(gb, b)
+            if ga is gb and ga is not None and (a.grad_fn is None or b.grad_fn is None):
+                gb = gb.clone()  # two leaves must never share one .grad array
+            return ga, gb
+        return tuple([None if g is None or not needed else _fit(g, value)
+                      for value, g, needed in zip(inputs, grads, needs)])
 
     def output(self) -> Any:
         """The op's own output, saved as ``self.saved[-1]``, as a Tensor of this graph.
@@ -121,7 +149,7 @@ class Op(Node):
         ``grad_fn=self`` (instead of keeping the output Tensor, which would make a
         reference cycle) lets a second derivative flow through this node again.
         """
-        return _Tensor._make(self.saved[-1], self if _mode.enabled else None)
+        return _make_tensor(self.saved[-1], self if _mode.enabled else None)
 
     def _check_not_modified(self) -> None:
         arrays = [t.data for t in self.inputs]
@@ -144,6 +172,22 @@ class Op(Node):
         return f"<{self.name()}>"
 
 
+def _fit(g: Any, value: Any) -> Any:
+    """Gradient ``g`` summed back to ``value``'s shape and cast to its dtype (the
+    bookkeeping every op shares; numpy's dtypes are singletons, so ``is`` is the
+    quick test)."""
+    data, gd = value.data, g.data
+    if gd.shape != data.shape:
+        g = g._sum_to(data.shape)
+        gd = g.data
+    if gd.dtype is not data.dtype and gd.dtype != data.dtype:
+        g = g.to(data.dtype)
+    return g
+
+
+_new = object.__new__
+
+
 def check_not_modified(node: Node, arrays: list) -> None:
     """Refuse to run ``node``'s rule if one of the ``arrays`` it kept for backward was
     changed in place after the node was recorded (its gradient would be wrong)."""
@@ -162,7 +206,7 @@ def constant(array: Any) -> Tensor:
     The one way to wrap an array that carries no gradient: masks and weights in
     backward rules, op outputs made outside any op, gradients built by hand.
     """
-    return _Tensor._make(array, None)
+    return _make_tensor(array, None)
 
 # --------------------------------------------------------------------------- user Functions
 

@@ -84,7 +84,7 @@ def _operands(a: Tensor, b: Any) -> tuple:
     tensor's dtype within its kind, and ints meeting floats become that float."""
     if type(b) is Tensor or isinstance(b, Tensor):  # subclasses too (nn.Parameter)
         da, db = a.data.dtype, b.data.dtype
-        if da == db:
+        if da is db or da == db:  # numpy's dtypes are singletons: `is` is the quick test
             return a, b
         fa, fb = da.kind == "f", db.kind == "f"
         if fa and not fb:
@@ -112,6 +112,11 @@ def _operands(a: Tensor, b: Any) -> tuple:
     if isinstance(b, (np.ndarray, np.generic, list, tuple)):
         return _operands(a, Tensor(b, device=a.device))
     raise TypeError(f"unsupported operand type for a Tensor op: {type(b).__name__}")
+
+
+# The hottest ops' entry points, bound once (an attribute lookup less per call).
+_add, _sub, _mul, _div = ew.Add.apply, ew.Sub.apply, ew.Mul.apply, ew.Div.apply
+_exp, _log, _tanh, _sigmoid = ew.Exp.apply, ew.Log.apply, ew.TanhOp.apply, ew.SigmoidOp.apply
 
 
 def _floating(t: Tensor) -> Tensor:
@@ -642,28 +647,39 @@ class Tensor:
         engine.mark_modified(self.data)
 
     # ------------------------------------------------------------------ operators
+    # The four arithmetic operators test the common case (a Tensor of the same
+    # dtype) before calling _operands: ~0.1 µs of a ~1 µs small op.
     def __add__(self, other: Any) -> Tensor:
-        return ew.Add.apply(*_operands(self, other))
+        if type(other) is Tensor and other.data.dtype is self.data.dtype:
+            return _add(self, other)
+        return _add(*_operands(self, other))
 
     def __radd__(self, other: Any) -> Tensor:
         b, a = _operands(self, other)
         return ew.Add.apply(a, b)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ew.Sub.apply(*_operands(self, other))
+        if type(other) is Tensor and other.data.dtype is self.data.dtype:
+            return _sub(self, other)
+        return _sub(*_operands(self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
         b, a = _operands(self, other)
         return ew.Sub.apply(a, b)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ew.Mul.apply(*_operands(self, other))
+        if type(other) is Tensor and other.data.dtype is self.data.dtype:
+            return _mul(self, other)
+        return _mul(*_operands(self, other))
 
     def __rmul__(self, other: Any) -> Tensor:
         b, a = _operands(self, other)
         return ew.Mul.apply(a, b)
 
     def __truediv__(self, other: Any) -> Tensor:
+        if type(other) is Tensor and other.data.dtype is self.data.dtype and (
+                self.data.dtype.kind == "f"):
+            return _div(self, other)
         a, b = _operands(self, other)
         if a.data.dtype.kind != "f":  # true division of ints gives floats
             a, b = a.to(float32), b.to(float32)
@@ -750,10 +766,10 @@ class Tensor:
         return ew.Pow.apply(*_operands(self, exponent))
 
     def exp(self) -> Tensor:
-        return ew.Exp.apply(_floating(self))
+        return _exp(self if self.data.dtype.kind == "f" else _floating(self))
 
     def log(self) -> Tensor:
-        return ew.Log.apply(_floating(self))
+        return _log(self if self.data.dtype.kind == "f" else _floating(self))
 
     def log1p(self) -> Tensor:
         return ew.Log1p.apply(_floating(self))
@@ -774,10 +790,10 @@ class Tensor:
         return ew.Cos.apply(_floating(self))
 
     def tanh(self) -> Tensor:
-        return ew.TanhOp.apply(_floating(self))
+        return _tanh(self if self.data.dtype.kind == "f" else _floating(self))
 
     def sigmoid(self) -> Tensor:
-        return ew.SigmoidOp.apply(_floating(self))
+        return _sigmoid(self if self.data.dtype.kind == "f" else _floating(self))
 
     def relu(self) -> Tensor:
         return ew.ReluOp.apply(self)

@@ -262,8 +262,26 @@ class TanhOp(Op):
         return out
 
     def backward(self, g):
-        z = self.output()
-        return (g * (1 - z * z),)
+        return (TanhBackwardOp.apply(g, self.output()),)
+
+
+class TanhBackwardOp(Op):
+    """tanh's rule as one op: y = g·(1 - z²) (z = tanh a).   dy/dg = 1 - z²,  dy/dz = -2gz
+
+    One op instead of three: backward of a small tensor is dominated by the cost
+    of each op, and tanh's rule was three of them. It keeps its own rule, so
+    second and higher derivatives of tanh still flow through it."""
+
+    __slots__ = ()
+
+    def forward(self, g, z):
+        return g * (1 - z * z)
+
+    def backward(self, gy):
+        g, z = self.inputs
+        need_g, need_z = self.needs_input_grad
+        return ((gy * (1 - z * z) if need_g else None),
+                (-2 * gy * g * z if need_z else None))
 
 
 class SigmoidOp(Op):
@@ -279,8 +297,24 @@ class SigmoidOp(Op):
         return out
 
     def backward(self, g):
-        z = self.output()
-        return (g * z * (1 - z),)
+        return (SigmoidBackwardOp.apply(g, self.output()),)
+
+
+class SigmoidBackwardOp(Op):
+    """σ's rule as one op: y = g·z·(1 - z) (z = σ(a)).   dy/dg = z(1 - z),  dy/dz = g(1 - 2z)
+
+    One op instead of three, as :class:`TanhBackwardOp`."""
+
+    __slots__ = ()
+
+    def forward(self, g, z):
+        return g * z * (1 - z)
+
+    def backward(self, gy):
+        g, z = self.inputs
+        need_g, need_z = self.needs_input_grad
+        return ((gy * z * (1 - z) if need_g else None),
+                (gy * g * (1 - 2 * z) if need_z else None))
 
 
 class ReluOp(Op):
