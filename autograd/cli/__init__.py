@@ -13,12 +13,13 @@ import sys
 from collections.abc import Sequence
 
 from . import data_parallel, graph, train
+from .errors import INTERRUPTED, USAGE, OneLineParser, UsageError
 
 COMMANDS = {"train": train, "graph": graph}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="chaingrad",
         description="chaingrad: a small reverse-mode autodiff engine that imports like PyTorch.",
     )
@@ -32,10 +33,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``chaingrad`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    status = data_parallel.launch_if_asked(args, argv)  # --nproc N: rerun under mpirun
-    if status is not None:
-        return status
-    return int(COMMANDS[args.command].run(args) or 0)
+    try:
+        status = data_parallel.launch_if_asked(args, argv)  # --nproc N: rerun under mpirun
+        if status is not None:
+            return status
+        return int(COMMANDS[args.command].run(args) or 0)
+    except UsageError as error:
+        print(f"chaingrad {args.command}: error: {error}", file=sys.stderr)
+        return USAGE
+    except KeyboardInterrupt:  # a command that saves its work on Ctrl-C says so itself
+        print(f"chaingrad {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -126,14 +126,21 @@ class DataLoader:
         n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
+    @property
+    def generator(self) -> np.random.Generator:
+        """The generator the shuffles draw from (one permutation per epoch, drawn when
+        iteration starts): this loader's own when ``seed`` was given, else the one
+        ``autograd.manual_seed`` seeds. Save and restore its ``bit_generator.state``
+        to resume an epoch in the same order."""
+        return self._rng if self._rng is not None else default_generator()
+
     def _order(self) -> np.ndarray:
         if self.sampler is not None:
             return np.fromiter(self.sampler, dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
-        rng = self._rng if self._rng is not None else default_generator()
-        return rng.permutation(n)
+        return self.generator.permutation(n)
 
     def __iter__(self) -> Iterator[Any]:
         order = self._order()
