@@ -185,7 +185,7 @@ def test_resume_errors_fail_in_one_line(tmp_path, capsys):
 def test_ctrl_c_before_training_starts_is_one_line(monkeypatch, tmp_path, capsys):
     from autograd.cli import train
 
-    def interrupted(args):
+    def interrupted(*args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(train, "build", interrupted)
