@@ -59,8 +59,9 @@ class Work:
         self._done = False
         self._buffers = buffers  # the arrays MPI reads and writes, alive until done
 
-    def wait(self, timeout: Any = None) -> bool:
-        """Block until the operation is complete; returns True."""
+    def wait(self) -> bool:
+        """Block until the operation is complete; returns True. (No timeout: MPI
+        cannot cancel a collective; a rank that died ends the job instead.)"""
         if not self._done:
             self._request.Wait()
             self._complete()
