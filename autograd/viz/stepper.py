@@ -4,26 +4,39 @@
 generator ``backward()`` runs to the end) one op node per ``step()``, so what it
 shows can never disagree with ``backward()``. Each step is a :class:`StepRecord`:
 the node, the gradient that reached its output, its derivative rule, and the
-gradients it handed to each input.
+gradients it handed to each input. Steps are numbered from 1, the same number in
+the records, the trace, the pictures and the notebook widget's slider.
 """
 
 from __future__ import annotations
 
+import contextlib
+import types
 from collections import deque
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from ..engine import FREED_GRAPH, Node, iter_backward, no_grad, op_nodes
 from ..tensor import Tensor, seed_gradients
-from .dot import Highlight, build, digraph
+from .dot import Highlight, build, digraph, texts
 from .labels import namer, op_title, rule_of, summarize
 from .walk import GraphWalk
+
+ALREADY_FREED = (
+    "BackwardStepper: backward() has already run through this graph and freed it "
+    "(backward keeps the values a graph saved only until the gradients are computed), "
+    "so there is nothing left to step through.\n"
+    "To fix it, build the graph again and make the stepper in place of calling "
+    "backward (stepping to the end leaves the same .grad), or keep the graph when you "
+    "call backward:\n"
+    "    loss.backward(retain_graph=True)"
+)
 
 
 class StepRecord(NamedTuple):
     """One step of backward: op ``node`` (named ``op``) received ``grad_output`` for
     its output, applied ``rule`` and handed ``grad_inputs[k]`` to ``inputs[k]``
-    (None where an input needs no gradient). ``index`` counts steps from 0."""
+    (None where an input needs no gradient). ``step`` numbers the steps from 1."""
 
     node: Node
     op: str
@@ -31,30 +44,32 @@ class StepRecord(NamedTuple):
     rule: str
     grad_inputs: tuple
     inputs: tuple
-    index: int
+    step: int
 
 
 class BackwardStepper:
     """Walk backward from ``loss`` one op node at a time.
 
     ``step()`` returns the next :class:`StepRecord` (None when done), ``back()``
-    goes one step back, ``reset()`` to the start, ``goto(k)`` to after step k,
-    ``run()`` to the end. ``len(stepper)`` is the number of op nodes, one step
-    each; iterating gives every record. ``draw()`` pictures the graph with the
-    visited ops and the current one marked; ``print(stepper)`` gives the trace.
+    goes one step back, ``reset()`` to the start, ``goto(k)`` to just after step
+    ``k`` (0: before the first), ``run()`` to the end. ``len(stepper)`` is the
+    number of op nodes, one step each; iterating gives every record. ``draw()``
+    pictures the graph with the visited ops and the current one marked;
+    ``print(stepper)`` gives the trace; ``show()`` is a notebook widget.
 
     Stepping to the end leaves exactly the ``.grad`` that ``loss.backward()``
-    leaves, and then frees the graph unless ``retain_graph=True``. ``gradient``
-    seeds a non-scalar loss, as in ``backward``; ``names`` (``{tensor: "x"}``)
-    names values in the trace and the pictures. A node that no gradient reaches
-    (a rule returned None for it) is skipped, as backward skips it.
+    leaves, and frees the graph as backward does, unless ``retain_graph=True``.
+    ``gradient`` seeds a non-scalar loss, as in ``backward``; ``names``
+    (``{tensor: "x"}``) names values in the trace and the pictures. A node that
+    no gradient reaches (a rule returned None for it) is skipped, as backward
+    skips it.
 
     How ``back()`` works: the driver is a generator and cannot run backwards, so
     ``back()`` restores every ``.grad`` in the graph to what it was when the
-    stepper was made and replays the driver up to one step earlier. Until the end
-    the driver keeps the graph (it runs with ``retain_graph=True``); stepping back
-    after the end therefore needs ``retain_graph=True``. Gradient hooks run again
-    on every replay.
+    stepper was made and replays the driver up to one step earlier. When the end
+    freed the graph, the stepper keeps what the freed nodes held (as
+    ``retain_graph=True`` would, for as long as the stepper lives) and puts it back
+    before replaying. Gradient hooks run again on every replay.
     """
 
     def __init__(self, loss: Any, retain_graph: bool = False, *, gradient: Any = None,
@@ -66,15 +81,21 @@ class BackwardStepper:
         self.retain_graph = retain_graph
         self._gradient = gradient
         self._seeds()  # fail now, not at the first step, on a loss that cannot backward
-        self._ops = op_nodes([loss])
+        try:
+            self._ops = op_nodes([loss])
+        except RuntimeError as err:
+            if str(err) != FREED_GRAPH:
+                raise
+            raise RuntimeError(ALREADY_FREED) from None
         self._walk = GraphWalk(loss)
+        self._texts = texts(self._walk)  # read now: the end of backward frees it
         self._names = names
         self._name_of = namer(names)
         self._start_grads = [(v, v.grad) for v in self._walk.items if not isinstance(v, Node)]
         self._driver: Iterator | None = None
         self._records: list[StepRecord] = []
+        self._kept: list | None = None  # what the end freed, to step back over it
         self.done = False
-        self._freed = False
 
     def _seeds(self) -> list:
         if isinstance(self.loss, Tensor):
@@ -110,7 +131,7 @@ class BackwardStepper:
             return None
         node = step.node
         record = StepRecord(node, op_title(node), step.grad_output, rule_of(node),
-                            step.grad_inputs, tuple(node.inputs), len(self._records))
+                            step.grad_inputs, tuple(node.inputs), len(self._records) + 1)
         self._records.append(record)
         if len(self._records) == len(self._ops):
             self._finish()
@@ -121,9 +142,9 @@ class BackwardStepper:
         deque(self._driver, maxlen=0)
         self.done = True
         if not self.retain_graph:
+            self._kept = [(node, _slots_of(node)) for node in self._ops]
             for node in self._ops:
                 node.release()
-            self._freed = True
 
     def run(self) -> list[StepRecord]:
         """Step to the end; all records."""
@@ -132,16 +153,14 @@ class BackwardStepper:
         return self.records
 
     def goto(self, k: int) -> StepRecord | None:
-        """Go to just after step ``k`` (0: before any step); the current record."""
+        """Go to just after step ``k`` (0: before the first step); the current record."""
         if not 0 <= k <= len(self):
             raise IndexError(f"BackwardStepper.goto: step {k} is outside 0..{len(self)}")
         if k < len(self._records):
-            if self._freed:
-                raise RuntimeError(
-                    "BackwardStepper: the graph was freed when stepping reached the end; "
-                    "make the stepper with retain_graph=True to step back after the end. "
-                    + FREED_GRAPH
-                )
+            if self._kept is not None:  # the end freed the graph: put it back
+                for node, slots in self._kept:
+                    _restore_slots(node, slots)
+                self._kept = None
             for value, grad in self._start_grads:
                 value.grad = grad
             self._driver, self._records, self.done = None, [], False
@@ -163,16 +182,21 @@ class BackwardStepper:
             yield record
 
     # ------------------------------------------------------------------ showing
-    def draw(self, show_grad: bool = True, rankdir: str = "LR", **options: Any) -> Any:
-        """A ``graphviz.Digraph`` with the visited ops marked ``✓ step k`` and the
-        current one ``▶ step k (now)`` (bold border); every value shows the
-        gradient it has received so far in this backward (so the inputs of the
-        current op show what it just handed them). Options as
-        :func:`autograd.viz.draw`."""
+    def leaves(self) -> list[tuple[str, Any]]:
+        """``(name, .grad)`` of each leaf that requires grad, in graph order."""
+        walk = self._walk
+        leaves = [v for i, v in enumerate(walk.items)
+                  if not walk.is_op(i) and v.grad_fn is None and v.requires_grad]
+        return [(self._name_of(v) or f"leaf {k}", v.grad) for k, v in enumerate(leaves, 1)]
+
+    def highlight(self) -> Highlight:
+        """What the pictures mark now: visited ops by step number, the current op,
+        the gradient each value has received so far and what each use handed it."""
         walk = self._walk
         position = walk.position
-        visited = {position[id(r.node)]: r.index for r in self._records}
+        visited = {position[id(r.node)]: r.step for r in self._records}
         grads: dict[int, Any] = {}
+        parts: dict[int, list] = {}
         successors = walk.successors
         with no_grad():
             for record in self._records:
@@ -185,55 +209,45 @@ class BackwardStepper:
                     if g is not None and id(value) in position:
                         at = position[id(value)]
                         grads[at] = g if at not in grads else grads[at] + g
+                        parts.setdefault(at, []).append(g)
         current = position[id(self.current.node)] if self._records else None
+        return Highlight(visited, current, grads, parts)
+
+    def draw(self, show_grad: bool = True, rankdir: str = "LR", **options: Any) -> Any:
+        """A ``graphviz.Digraph`` with the visited ops marked ``✓ step k`` and the
+        current one ``▶ step k (now)`` (bold border); every value shows the
+        gradient it has received so far in this backward (so the inputs of the
+        current op show what it just handed them), as a sum where several uses
+        handed it one. Options as :func:`autograd.viz.draw`."""
         options.setdefault("names", self._names)
-        picture = build(walk, show_grad, rankdir, highlight=Highlight(visited, current, grads),
-                        **options)
+        picture = build(self._walk, show_grad, rankdir, highlight=self.highlight(),
+                        text=self._texts, **options)
         return digraph(picture)
 
-    def show(self) -> Any:
-        """A notebook widget: a slider and Prev/Next buttons that redraw the graph."""
-        try:
-            import ipywidgets as widgets
-            from IPython.display import display
-        except ImportError as err:
-            raise ImportError(
-                "BackwardStepper.show() needs ipywidgets in a Jupyter notebook "
-                "(pip install ipywidgets); in a terminal use print(stepper)"
-            ) from err
-        slider = widgets.IntSlider(value=len(self._records), min=0, max=len(self),
-                                   description="step")
-        prev, next_ = widgets.Button(description="Prev"), widgets.Button(description="Next")
-        out = widgets.Output()
+    def show(self, **draw_options: Any) -> Any:
+        """A notebook widget: Prev/Next buttons and a slider over the steps, the
+        picture of the graph following the current op, and what each step did.
 
-        def redraw(change: Any = None) -> None:
-            with out:
-                out.clear_output(wait=True)
-                try:
-                    self.goto(slider.value)
-                except RuntimeError as err:  # stepping back over a freed graph
-                    print(err)
-                    return
-                display(self.draw())
-                print(self.trace_line(self.current) if self.current else "before step 0")
+        It starts before the first step (going back to it if the stepper was
+        already run). ``draw_options`` go to :meth:`draw` (``rankdir``, ``style``,
+        ``names``, ...); without ``rankdir``, a graph wider than tall is drawn top
+        to bottom. Needs ``ipywidgets`` in Jupyter."""
+        from .widget import stepper_widget
 
-        def move(by: int) -> None:
-            slider.value = min(max(slider.value + by, slider.min), slider.max)
+        return stepper_widget(self, draw_options)
 
-        slider.observe(redraw, names="value")
-        prev.on_click(lambda _: move(-1))
-        next_.on_click(lambda _: move(1))
-        redraw()
-        return widgets.VBox([widgets.HBox([prev, slider, next_]), out])
+    def handed(self, record: StepRecord) -> list[str]:
+        """``name: gradient`` for each input of a step (``-`` where it handed none)."""
+        return [f"{self._name_of(value) or f'input{k}'}: "
+                f"{summarize(grad) if grad is not None else '-'}"
+                for k, (value, grad) in enumerate(zip(record.inputs, record.grad_inputs))]
 
     def trace_line(self, record: StepRecord) -> str:
-        """One step as text: index, op, incoming gradient, rule, gradients handed out."""
-        handed = []
-        for k, (value, grad) in enumerate(zip(record.inputs, record.grad_inputs)):
-            name = self._name_of(value) or f"input{k}"
-            handed.append(f"{name}: {summarize(grad) if grad is not None else '-'}")
-        return (f"[{record.index}] {record.op}  grad_output {summarize(record.grad_output)}"
-                f"  rule: {record.rule}  -> " + ", ".join(handed))
+        """One step as text: its number, op, incoming gradient, rule, and the
+        gradients handed out."""
+        return (f"step {record.step}: {record.op}  grad_output "
+                f"{summarize(record.grad_output)}  rule: {record.rule}  -> "
+                + ", ".join(self.handed(record)))
 
     def __str__(self) -> str:
         head = (f"BackwardStepper: {len(self._records)} of {len(self)} steps"
@@ -242,3 +256,30 @@ class BackwardStepper:
 
     def __repr__(self) -> str:
         return f"<BackwardStepper {len(self._records)}/{len(self)} steps>"
+
+
+# What a node held before the end freed it, read and written through the slot
+# descriptors of each class that declares them (a property may shadow a slot in a
+# subclass, as ScalarOp.inputs does): the stepper keeps it to step back.
+
+
+def _slots_of(node: Node) -> list[tuple[Any, Any]]:
+    kept = []
+    for cls in type(node).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            descriptor = cls.__dict__.get(slot)
+            if isinstance(descriptor, types.MemberDescriptorType):
+                with contextlib.suppress(AttributeError):  # a slot never set
+                    kept.append((descriptor, descriptor.__get__(node, cls)))
+    if hasattr(node, "__dict__"):
+        kept.append((None, dict(node.__dict__)))
+    return kept
+
+
+def _restore_slots(node: Node, kept: list[tuple[Any, Any]]) -> None:
+    for descriptor, value in kept:
+        if descriptor is None:
+            node.__dict__.update(value)
+        else:
+            descriptor.__set__(node, value)

@@ -79,7 +79,7 @@ def mlp_loss(seed: int = 0, batch: int = 16):
 
 
 _NODE = re.compile(r"^\t+(\w+) \[(.*)\]$")
-_EDGE = re.compile(r"^\t(\w+) -> (\w+)$")
+_EDGE = re.compile(r"^\t(\w+) -> (\w+)(?: \[(.*)\])?$")
 _ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^\s"\]]+)')
 
 
@@ -89,8 +89,9 @@ def _unquote(value: str) -> str:
     return value.replace("\\n", "\n")
 
 
-def parse_dot(text: str) -> tuple[dict, list]:
-    """``({node: {attr: value, "cluster": name or None}}, [(from, to), ...])``."""
+def parse_dot(text: str, edge_attrs: bool = False) -> tuple[dict, list]:
+    """``({node: {attr: value, "cluster": name or None}}, [(from, to), ...])``;
+    with ``edge_attrs``, edges are ``(from, to, {attr: value})``."""
     nodes, edges, cluster = {}, [], None
     for line in text.splitlines():
         if m := re.match(r"^\tsubgraph (\w+) \{$", line):
@@ -101,7 +102,11 @@ def parse_dot(text: str) -> tuple[dict, list]:
             attrs = {k: _unquote(v) for k, v in _ATTR.findall(m.group(2))}
             nodes[m.group(1)] = {**attrs, "cluster": cluster}
         elif m := _EDGE.match(line):
-            edges.append(m.groups())
+            if edge_attrs:
+                attrs = {k: _unquote(v) for k, v in _ATTR.findall(m.group(3) or "")}
+                edges.append((m.group(1), m.group(2), attrs))
+            else:
+                edges.append(m.groups()[:2])
     return nodes, edges
 
 

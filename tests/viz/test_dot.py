@@ -3,6 +3,7 @@ not rely on color, module clusters, the node limit, and huge graphs."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import time
 
@@ -89,8 +90,115 @@ def test_tensor_labels_names_shapes_data_summary_attrs(dot_parser):
     assert "grad all 2" in b
     assert "data 2" in boxes["const"]["label"]
     sum_ops = [a["label"] for a in nodes.values() if a["label"].startswith("sum")]
-    assert "sum\ndim=(1,)\nkeepdim=True" in sum_ops
+    assert "sum\nz = Σ x over dim\ndim=(1,)\nkeepdim=True" in sum_ops
     assert nodes[next(iter(nodes))]["shape"] == "box"
+
+
+def edge_label(nodes: dict, edges: list, source: str, op_title: str) -> list[str]:
+    """The labels of the edges from the value titled ``source`` into ops titled ``op_title``."""
+    return [attrs.get("label") for a, b, attrs in edges
+            if nodes[a]["label"].split("\n")[0] == source
+            and nodes[b]["label"].split("\n")[0] == op_title]
+
+
+def test_scalar_edges_carry_each_inputs_local_derivative(make_neuron, dot_parser):
+    nodes, edges = dot_parser(viz.to_dot(make_neuron()["o"]), edge_attrs=True)
+    # x1*w1: d/dx1 = w1 = -3, d/dw1 = x1 = 2; tanh: 1 - tanh²(0.8814) = 0.5
+    assert edge_label(nodes, edges, "x1 · param", "mul (*)") == ["local -3"]
+    assert edge_label(nodes, edges, "w1 · param", "mul (*)") == ["local 2"]
+    assert edge_label(nodes, edges, "n", "tanh") == ["local 0.5"]
+    assert edge_label(nodes, edges, "b · param", "add (+)") == ["local 1"]
+    # edges out of an op (op -> its value) carry nothing
+    assert all(not attrs for a, b, attrs in edges if nodes[a]["shape"] == "ellipse")
+    assert not any("local" in a["label"] for a in nodes.values())  # not on the ovals
+
+
+def test_tensor_edges_carry_each_inputs_derivative_formula(dot_parser):
+    a = autograd.tensor([1.0, 2.0], requires_grad=True)
+    b = autograd.tensor([3.0, 4.0], requires_grad=True)
+    w = autograd.ones(2, 2, requires_grad=True)
+    out = ((a * b) @ w).relu().sum()
+    nodes, edges = dot_parser(viz.to_dot(out, names={"a": a, "b": b, "w": w}),
+                              edge_attrs=True)
+    assert edge_label(nodes, edges, "a · param", "mul") == ["dz/da = b"]
+    assert edge_label(nodes, edges, "b · param", "mul") == ["dz/db = a"]
+    assert edge_label(nodes, edges, "w · param", "mm") == ["dZ/dB · G = Aᵀ @ G"]  # no aside
+    relu = next(a for a in nodes.values() if a["label"].startswith("relu"))
+    assert relu["label"].startswith("relu\nz = max(a, 0)")  # the formula names the input
+    mul = next(a for a in nodes.values() if a["label"].startswith("mul"))
+    assert mul["label"] == "mul\nz = a * b"
+
+
+def test_a_value_used_several_times_shows_how_its_gradient_was_summed(dot_parser):
+    x = Scalar(3.0, label="x")
+    f = x * x + x
+    assert "grad 0" in viz.to_dot(f) and " = " not in viz.to_dot(f).split("grad")[1][:12]
+    f.backward(retain_graph=True)
+    boxes = by_first_line(dot_parser(viz.to_dot(f))[0])
+    assert boxes["x · param"]["label"] == "x · param\ndata 3\ngrad 7 = 3 + 3 + 1"
+    assert boxes["output"]["label"].endswith("grad 1")  # used once: no sum
+    f.backward(retain_graph=True)  # every Scalar accumulates: the sum still holds
+    boxes = by_first_line(dot_parser(viz.to_dot(f))[0])
+    assert boxes["x · param"]["label"].endswith("\ngrad 14 = 6 + 6 + 2")
+    x.zero_grad()  # the parts no longer add up to x's grad: no sum is claimed
+    boxes = by_first_line(dot_parser(viz.to_dot(f))[0])
+    assert boxes["x · param"]["label"].endswith("\ngrad 0")
+    assert "grad 7 = " not in viz.to_dot(f, style="compact")
+
+
+def test_stepper_shows_the_sum_as_it_builds(dot_parser):
+    x = autograd.tensor([3.0], requires_grad=True)
+    loss = (x * x + x).sum()
+    stepper = viz.BackwardStepper(loss, names={x: "x"})
+
+    def x_label() -> str:
+        return by_first_line(dot_parser(stepper.draw().source)[0])["x · param"]["label"]
+
+    stepper.goto(2)  # sum, then add: x got 1 from its use in add
+    assert x_label().endswith("\ngrad [1]")
+    stepper.run()  # mul hands it 3 and 3
+    assert x_label().endswith("\ngrad [7] = [1] + [3] + [3]")
+    np.testing.assert_array_equal(x.grad.data, [7.0])
+
+    m = autograd.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    stepper = viz.BackwardStepper((m * m + m).sum(), names={m: "m"})
+    stepper.run()
+    label = by_first_line(dot_parser(stepper.draw().source)[0])["m · param"]["label"]
+    assert label.endswith("grad min 1  mean 12  max 23\n  = the sum over its 3 uses")
+
+
+def test_style_compact_is_one_line_per_value_and_chosen_for_large_graphs(dot_parser):
+    small = chain(5)
+    nodes, edges = dot_parser(viz.to_dot(small, style="compact"), edge_attrs=True)
+    assert all("\n" not in a["label"] for a in nodes.values())
+    assert "x | data 0.5 | grad 0" in [a["label"] for a in nodes.values()]
+    assert not any(attrs for *_, attrs in edges)  # no edge labels either
+    assert "\n" in viz.to_dot(small)  # small graphs: full by default
+    big = chain(40)  # 81 boxes and ovals: compact by default
+    nodes, _ = dot_parser(viz.to_dot(big))
+    assert all("\n" not in a["label"] for a in nodes.values())
+    nodes, _ = dot_parser(viz.to_dot(big, style="full"))
+    assert any("\n" in a["label"] for a in nodes.values())
+    with pytest.raises(ValueError, match="style must be one of"):
+        viz.to_dot(small, style="tiny")
+    t = autograd.randn(8, 16, requires_grad=True)
+    nodes, _ = dot_parser(viz.to_dot((t * 2).sum(), names={t: "t"}, style="compact"))
+    line = by_first_line(nodes)["t | (8, 16) | data mean " + summarize_mean(t)]["label"]
+    assert "|" in line
+
+
+def summarize_mean(t) -> str:
+    return f"{float(t.data.mean()):.4g}"
+
+
+@needs_dot
+def test_notebook_display_has_a_png_beside_the_svg(make_neuron):
+    bundle = viz.draw(make_neuron()["o"])._repr_mimebundle_()
+    assert bundle["image/svg+xml"].lstrip().startswith("<?xml")
+    png = base64.b64decode(bundle["image/png"])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert "image/png" not in viz.draw(make_neuron()["o"])._repr_mimebundle_(
+        exclude=["image/png"])
 
 
 def test_names_accepts_name_to_tensor_mapping(dot_parser):

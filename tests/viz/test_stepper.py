@@ -3,9 +3,11 @@ state is backward()'s, back() replays consistently, and it explains each step.""
 
 from __future__ import annotations
 
+import html
 import math
+import re
+import shutil
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ import autograd
 from autograd import Scalar, viz
 from autograd.ops.elementwise import Mul
 from autograd.ops.scalar import RULES
+from autograd.viz.widget import MAX_WIDTH_PT, frame, node_box, svg_size, window_size
 
 FAST = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -52,7 +55,7 @@ def test_neuron_steps(make_neuron):
     assert len(stepper) == 5 and not stepper.done and stepper.records == []
     first = stepper.step()
     assert first._fields[:5] == ("node", "op", "grad_output", "rule", "grad_inputs")
-    assert first.index == 0 and first.op == "tanh" and first.node is g["o"].grad_fn
+    assert first.step == 1 and first.op == "tanh" and first.node is g["o"].grad_fn
     assert first.grad_output == 1.0
     assert first.rule == RULES["tanh"][1]
     assert first.grad_inputs[0] == pytest.approx(0.5)
@@ -108,7 +111,7 @@ def test_random_scalar_graphs_end_like_backward(case):
     assert len(stepper) == count_op_nodes(root)
     records = list(stepper)
     assert len(records) == len(stepper) and stepper.done
-    assert [r.index for r in records] == list(range(len(records)))
+    assert [r.step for r in records] == list(range(1, len(records) + 1))
     ref_root.backward()
     for a, b in zip(stepped, reference):
         assert same(a.grad, b.grad)
@@ -175,7 +178,7 @@ def test_back_then_step_is_consistent(make_mlp_loss):
         assert all(same(a, b) for a, b in zip([p.grad for p in params], grads_after[k - 1]))
         again = stepper.step()
         old = records[k - 1]
-        assert again.node is old.node and again.index == old.index == k - 1
+        assert again.node is old.node and again.step == old.step == k
         assert same(again.grad_output, old.grad_output)
         assert all(same(a, b) for a, b in zip(again.grad_inputs, old.grad_inputs))
         assert all(same(a, b) for a, b in zip([p.grad for p in params], grads_after[k]))
@@ -184,17 +187,23 @@ def test_back_then_step_is_consistent(make_mlp_loss):
     assert stepper.back() is None  # nothing to undo
 
 
-def test_end_frees_the_graph_unless_retained(make_mlp_loss):
-    _, _, loss = make_mlp_loss()
+def test_end_frees_the_graph_but_the_stepper_can_step_back(make_mlp_loss):
+    model, _, loss = make_mlp_loss()
+    params = model.parameters()
     stepper = viz.BackwardStepper(loss)
     stepper.run()
+    final = [p.grad for p in params]
     with pytest.raises(RuntimeError, match="second time"):
-        loss.backward()
-    with pytest.raises(RuntimeError, match="retain_graph=True"):
-        stepper.back()
-    assert "✓ step 0" in stepper.draw().source  # the picture survives the freeing
+        loss.backward()  # freed, as backward() leaves it
+    assert "✓ step 1" in stepper.draw().source  # the picture survives the freeing
+    stepper.back()  # no retain_graph needed: the stepper kept what it needs
+    assert len(stepper.records) == len(stepper) - 1 and not stepper.done
+    stepper.goto(2)
+    assert stepper.current.step == 2
+    stepper.run()
+    assert all(same(a, b) for a, b in zip(final, [p.grad for p in params]))
     with pytest.raises(RuntimeError, match="second time"):
-        viz.BackwardStepper(loss)
+        loss.backward()  # freed again at the end
 
     model, _, kept = make_mlp_loss(seed=1)
     stepper = viz.BackwardStepper(kept, retain_graph=True)
@@ -205,6 +214,30 @@ def test_end_frees_the_graph_unless_retained(make_mlp_loss):
     kept.backward()  # the graph is still there: a second backward doubles the grads
     for g, p in zip(first, model.parameters()):
         np.testing.assert_allclose(p.grad.data, 2 * g.data)
+
+
+def test_scalar_graph_steps_back_after_the_end(make_neuron):
+    g = make_neuron()
+    stepper = viz.BackwardStepper(g["o"])
+    stepper.run()
+    assert g["o"].grad_fn.inputs is None  # freed, as by backward
+    stepper.reset()
+    assert g["x1"].grad == 0.0 and g["n"].grad == 0.0
+    records = stepper.run()
+    assert [r.step for r in records] == [1, 2, 3, 4, 5]
+    assert g["x1"].grad == pytest.approx(-1.5)
+
+
+@pytest.mark.parametrize("kind", ["scalar", "tensor"])
+def test_stepper_after_backward_explains_to_a_learner(kind, make_neuron, make_mlp_loss):
+    loss = make_neuron()["o"] if kind == "scalar" else make_mlp_loss()[2]
+    loss.backward()
+    with pytest.raises(RuntimeError) as info:
+        viz.BackwardStepper(loss)
+    message = str(info.value)
+    assert "already run through this graph and freed it" in message
+    assert "second time" not in message  # not the error for calling backward twice
+    assert message.splitlines()[-1].strip() == "loss.backward(retain_graph=True)"
 
 
 def test_stepping_starts_from_existing_grads():
@@ -305,9 +338,9 @@ def test_trace_text(make_neuron):
     stepper.step()
     lines = str(stepper).splitlines()
     assert len(lines) == 3
-    assert lines[1] == ("[0] tanh  grad_output 1  rule: d(tanh a)/da = 1 - tanh² a  "
+    assert lines[1] == ("step 1: tanh  grad_output 1  rule: d(tanh a)/da = 1 - tanh² a  "
                         "-> n: 0.5")
-    assert lines[2].startswith("[1] add (+)  grad_output 0.5") and "b: 0.5" in lines[2]
+    assert lines[2].startswith("step 2: add (+)  grad_output 0.5") and "b: 0.5" in lines[2]
     stepper.run()
     text = str(stepper)
     assert "(done)" in text and "x1: -1.5, w1: 1" in text
@@ -322,8 +355,8 @@ def test_draw_marks_visited_and_current(make_mlp_loss, dot_parser):
     stepper.step()
     stepper.step()
     nodes, _ = dot_parser(stepper.draw().source)
-    visited = [a for a in nodes.values() if "✓ step 0" in a["label"]]
-    current = [a for a in nodes.values() if "▶ step 1 (now)" in a["label"]]
+    visited = [a for a in nodes.values() if "✓ step 1" in a["label"]]
+    current = [a for a in nodes.values() if "▶ step 2 (now)" in a["label"]]
     assert len(visited) == 1 and len(current) == 1
     assert current[0]["penwidth"] == "3" and "bold" in current[0]["style"]
     assert visited[0]["label"].startswith("mean")
@@ -332,76 +365,86 @@ def test_draw_marks_visited_and_current(make_mlp_loss, dot_parser):
     assert any(a["label"].startswith("x · const") for a in nodes.values())
 
 
-class _Slider:
-    def __init__(self, value, min, max, description):
-        self._value, self.min, self.max, self._observers = value, min, max, []
-
-    @property
-    def value(self):
-        return self._value
-
-    @value.setter
-    def value(self, new):
-        self._value = new
-        for fn in self._observers:
-            fn({"new": new})
-
-    def observe(self, fn, names):
-        self._observers.append(fn)
+def widget_parts(box):
+    """Prev, slider, Next, the status line and the picture of a stepper widget."""
+    (prev, slider, next_), status, picture = box.children[0].children, *box.children[1:]
+    return prev, slider, next_, status, picture
 
 
-class _Button:
-    def __init__(self, description):
-        self.description, self._handlers = description, []
-
-    def on_click(self, fn):
-        self._handlers.append(fn)
-
-    def click(self):
-        for fn in self._handlers:
-            fn(self)
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None,
+    reason="the Graphviz `dot` binary is not installed (apt-get install graphviz)")
 
 
-class _Output:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def clear_output(self, wait=False):
-        pass
-
-
-def _box(children):
-    return types.SimpleNamespace(children=children)
-
-
-def test_show_widget_moves_the_stepper(make_neuron, monkeypatch):
-    shown = []
-    widgets = types.ModuleType("ipywidgets")
-    widgets.IntSlider, widgets.Button, widgets.Output = _Slider, _Button, _Output
-    widgets.HBox = widgets.VBox = _box
-    ipython = types.ModuleType("IPython")
-    display = types.ModuleType("IPython.display")
-    display.display = shown.append
-    ipython.display = display
-    monkeypatch.setitem(sys.modules, "ipywidgets", widgets)
-    monkeypatch.setitem(sys.modules, "IPython", ipython)
-    monkeypatch.setitem(sys.modules, "IPython.display", display)
-
+@needs_dot
+def test_show_widget_follows_the_stepper(make_neuron):
+    pytest.importorskip("ipywidgets")
     g = make_neuron()
-    stepper = viz.BackwardStepper(g["o"], retain_graph=True)
-    box = stepper.show()
-    prev, slider, next_ = box.children[0].children
-    assert slider.max == 5 and len(shown) == 1
+    stepper = viz.BackwardStepper(g["o"], names=None)
+    stepper.run()  # already run: show() starts from the beginning
+    prev, slider, next_, status, picture = widget_parts(stepper.show())
+    assert slider.value == 0 and slider.max == 5 and stepper.records == []
+    assert prev.disabled and not next_.disabled
+    assert "Before step 1 of 5" in status.value and 'class="node root"' in picture.value
+    sizes = set()
+    for k in range(1, 6):
+        next_.click()
+        assert slider.value == k == len(stepper.records) == stepper.current.step
+        assert f"Step {k} of 5" in status.value  # the same number everywhere
+        assert f"▶ step {k} (now)" in picture.value
+        assert picture.value.count("(now)") == 1
+        sizes.add(re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+ [\d.]+)"',
+                            picture.value).group(1))
+    assert len(sizes) == 1  # the picture keeps its size: nothing jumps
+    assert stepper.done and next_.disabled and "✓ Done" in status.value
+    assert "x1 = -1.5" in status.value and "w1 = 1" in status.value  # the leaves' grads
     next_.click()
-    next_.click()
-    assert len(stepper.records) == 2 and "▶ step 1 (now)" in shown[-1].source
-    slider.value = 5
-    assert stepper.done and g["x1"].grad == pytest.approx(-1.5)
-    prev.click()
-    assert len(stepper.records) == 4 and g["x1"].grad == 0.0
+    assert slider.value == 5  # Next at the end stays at the end
+    prev.click()  # no retain_graph asked for: stepping back still works
+    assert slider.value == 4 and not stepper.done and "Step 4 of 5" in status.value
+    assert g["x1"].grad == 0.0 and "Error" not in status.value
+    slider.value = 0
+    assert stepper.records == [] and g["w1"].grad == 0.0
+
+
+@needs_dot
+def test_show_lays_a_wide_graph_out_top_to_bottom(make_neuron):
+    pytest.importorskip("ipywidgets")
+    stepper = viz.BackwardStepper(make_neuron()["o"])
+    stepper.run()
+    width, height = svg_size(stepper.draw(rankdir="LR").pipe(format="svg").decode())
+    assert width > height  # the neuron drawn left to right is wide...
+    tall = window_size(stepper.draw(rankdir="TB").pipe(format="svg").decode())
+
+    def window(box) -> tuple:
+        found = re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"',
+                          widget_parts(box)[4].value)
+        return tuple(float(v) for v in found.groups())
+
+    assert window(stepper.show()) == pytest.approx(tall, abs=0.01)  # ...so: top to bottom
+    # draw options pass through: left to right, compact
+    box = stepper.show(rankdir="LR", style="compact")
+    assert window(box)[0] == pytest.approx(min(width, MAX_WIDTH_PT), rel=0.2)
+    assert "w1 | data -3 | grad" in html.unescape(widget_parts(box)[4].value)
+
+
+@needs_dot
+def test_frame_keeps_the_current_node_in_the_window(make_mlp_loss):
+    _, x, loss = make_mlp_loss()
+    stepper = viz.BackwardStepper(loss, names={x: "x"})
+    stepper.run()
+    final = stepper.draw(rankdir="TB").pipe(format="svg").decode()
+    window = window_size(final)
+    assert svg_size(final)[1] > window[1]  # taller than the window: it must follow
+    for k in range(1, len(stepper) + 1):
+        stepper.goto(k)
+        svg = stepper.draw(rankdir="TB").pipe(format="svg").decode()
+        framed = frame(svg, window, "current")
+        x0, y0, w, h = (float(v) for v in re.search(
+            r'viewBox="([-\d.]+) ([-\d.]+) ([\d.]+) ([\d.]+)"', framed).groups())
+        assert (w, h) == pytest.approx(window, abs=0.01)
+        left, top, right, bottom = node_box(svg, "current")
+        assert x0 <= left and right <= x0 + w and y0 <= top and bottom <= y0 + h, k
 
 
 def test_show_without_ipywidgets_says_what_to_install(make_neuron, monkeypatch):
