@@ -49,8 +49,9 @@ def numeric_dtype(dtype: Any, op: str = "tensor") -> np.dtype:
 
 
 def default_array(data: Any, dtype: Any = None, device: Any = None) -> Any:
-    """``data`` as a new array with PyTorch's dtype rules (see API.md), on
-    ``device`` (default: where ``data`` is; the CPU for numbers and lists)."""
+    """``data`` as a new array with PyTorch's dtype rules (docs/semantics.md,
+    "dtypes"), on ``device`` (default: where ``data`` is; the CPU for numbers and
+    lists)."""
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:

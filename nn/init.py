@@ -3,8 +3,8 @@
 Every draw comes from ``autograd.random.default_generator()``, on the host
 whatever the tensor's device (then copied over), so ``autograd.manual_seed(n)``
 makes initialisation reproducible and the same on every device. Fans follow
-PyTorch: for a weight of shape (out, in, *kernel), fan_in = in · Π kernel and
-fan_out = out · Π kernel.
+PyTorch: for a weight of shape ``(out, in, *kernel)``, ``fan_in = in · Π kernel``
+and ``fan_out = out · Π kernel``.
 """
 
 from __future__ import annotations

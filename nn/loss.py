@@ -39,14 +39,14 @@ class MSELoss(_Loss):
 
 
 class L1Loss(_Loss):
-    """Mean absolute error: mean of |x - y|."""
+    """Mean absolute error: mean of ``|x - y|``."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class HuberLoss(_Loss):
-    """Squared error for |x - y| < delta, absolute error (scaled) beyond it."""
+    """Squared error for ``|x - y| < delta``, absolute error (scaled) beyond it."""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction)

@@ -1,4 +1,4 @@
-"""The errors users get (API.md "Errors users get"): each one checked for its
+"""The errors users get (docs/semantics.md, "Errors"): each one checked for its
 exception type and for a message that names the op and the offending shapes,
 dims or arguments; and, with torch present, PyTorch raises the same type."""
 

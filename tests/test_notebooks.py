@@ -4,8 +4,10 @@ engine, update rules against optim, metrics against sklearn)."""
 
 from __future__ import annotations
 
+import html
 import os
 import pathlib
+import re
 import shutil
 
 import pytest
@@ -34,6 +36,45 @@ def execute(path: pathlib.Path) -> nbformat.NotebookNode:
     return notebook
 
 
+# a decimal number as the text quotes it: 0.8699, -0.02945, 98.61%, 1.79e-01
+NUMBER = re.compile(r"(?<![\w.^_{])-?\d+\.\d+(?:e[-+]?\d+)?")
+
+
+def significant_digits(text: str) -> int:
+    mantissa = text.lstrip("-").split("e")[0].replace(".", "")
+    return len(mantissa.lstrip("0"))
+
+
+def printed_text(notebook: nbformat.NotebookNode) -> str:
+    """Everything the run printed or drew as text: streams, plain and HTML results,
+    and the text inside SVG pictures (graph labels)."""
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            parts += [output.get("text", ""), data.get("text/plain", ""), data.get("text/html", "")]
+            svg = data.get("image/svg+xml", "")
+            parts += [html.unescape(t) for t in re.findall(r">([^<>]+)</text>", svg)]
+    return "\n".join(parts)
+
+
+def unprinted_numbers(notebook: nbformat.NotebookNode) -> list[str]:
+    """Numbers quoted in the text (3 significant digits or more) that neither the
+    code nor what the run printed contains: a quoted result that went stale."""
+    printed = printed_text(notebook)
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    missing = []
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for found in NUMBER.finditer(cell.source):
+            number = found.group(0).lstrip("-")
+            if significant_digits(number) >= 3 and number not in printed and number not in code:
+                context = cell.source[max(found.start() - 40, 0):found.end() + 20]
+                missing.append(f"{number!r} in ...{' '.join(context.split())}...")
+    return missing
+
+
 @pytest.fixture(autouse=True)
 def one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     # the kernel inherits the environment; on a small machine running tests in
@@ -57,6 +98,30 @@ def test_notebook_runs(path: pathlib.Path) -> None:
             # a display formatter that fails (e.g. graphviz) prints, it does not raise
             assert not (output.get("name") == "stderr" and "Traceback" in output["text"]), (
                 f"{path.name}: a cell printed a traceback:\n{output['text']}")
+    # the numbers the text quotes are the ones this run printed
+    missing = unprinted_numbers(notebook)
+    assert not missing, f"{path.name}: the text quotes numbers this run did not print:\n" + (
+        "\n".join(missing))
+
+
+def test_saved_pictures_render_without_trusting_the_notebook() -> None:
+    """JupyterLab renders no SVG from a notebook it does not trust (any notebook
+    freshly opened from disk); a PNG beside each SVG is what it shows instead."""
+    for path in PATHS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                if "image/svg+xml" in data:
+                    assert data.get("image/png"), f"{path.name}: an SVG output without a PNG"
+
+
+def test_unprinted_numbers_are_found() -> None:
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print(0.25)", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="loss 0.1234\n")]),
+        nbformat.v4.new_markdown_cell("The loss is 0.1234 after 0.5 s, not 0.1235 nor 98.61%."),
+    ])
+    assert [m.split()[0] for m in unprinted_numbers(notebook)] == ["'0.1235'", "'98.61'"]
 
 
 def test_stored_notebooks_are_executed_and_small() -> None:

@@ -1,6 +1,6 @@
-"""The Tensor API of API.md: creation, dtype rules, attributes, conversion,
-repr, seeding, in-place updates, reflected numpy operators, comparisons and
-the numpy argument aliases."""
+"""The Tensor API (docs/api/autograd.rst, docs/semantics.md): creation, dtype
+rules, attributes, conversion, repr, seeding, in-place updates, reflected numpy
+operators, comparisons and the numpy argument aliases."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ from autograd.tensor import Tensor, expect_tensor
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows ``weight[input]``: ``input`` an integer Tensor of any shape, ``weight``
-    (num_embeddings, embedding_dim); the result has shape (*input.shape,
-    embedding_dim). Rows used more than once get the sum of their gradients;
+    (num_embeddings, embedding_dim); the result has shape
+    ``(*input.shape, embedding_dim)``. Rows used more than once get the sum of their gradients;
     the ``padding_idx`` row gets none."""
     expect_tensor(weight, "embedding", "weight")
     indices = input.data if isinstance(input, Tensor) else input

@@ -59,13 +59,13 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Mean (or sum) of |x - y|."""
+    """Mean (or sum) of ``|x - y|``."""
     return _regression(loss_ops.L1LossOp, "l1_loss", input, target, reduction)
 
 
 def huber_loss(input: Tensor, target: Any, reduction: str = "mean",
                delta: float = 1.0) -> Tensor:
-    """½d² where |d| < delta, else delta·(|d| - ½delta), for d = x - y."""
+    """``½d²`` where ``|d| < delta``, else ``delta·(|d| - ½delta)``, for ``d = x - y``."""
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta, "
                            f"got {delta}")
