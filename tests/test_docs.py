@@ -7,19 +7,18 @@ from __future__ import annotations
 import html
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-pytest.importorskip("sphinx")
-pytest.importorskip("myst_nb")
-pytest.importorskip("furo")
+from tests.needs import CHROMIUM, need, need_module
+
+for _module in ("sphinx", "myst_nb", "furo"):
+    need_module(_module)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +77,9 @@ def test_api_reference_comes_from_the_docstrings(site: pathlib.Path) -> None:
     assert nn.Linear.__doc__ and optim.Adam.__doc__
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium browser (apt-get install chromium)")
 def test_a_reader_sees_tensor_backward_in_the_api_reference(site: pathlib.Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    need(CHROMIUM, "no chromium browser (apt-get install chromium)")
+    sync_api = need_module("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(

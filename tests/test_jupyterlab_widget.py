@@ -22,16 +22,13 @@ import urllib.request
 
 import pytest
 
-sync_api = pytest.importorskip("playwright.sync_api")
-for _module in ("jupyterlab", "ipykernel", "ipywidgets"):
-    pytest.importorskip(_module)
+from tests.needs import CHROMIUM, need, need_module
 
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
-if CHROMIUM is None:
-    pytest.skip("no chromium browser (apt-get install chromium)", allow_module_level=True)
-if shutil.which("dot") is None:
-    pytest.skip("the Graphviz `dot` binary is not installed (apt-get install graphviz)",
-                allow_module_level=True)
+sync_api = need_module("playwright.sync_api")
+for _module in ("jupyterlab", "ipykernel", "ipywidgets"):
+    need_module(_module)
+need(CHROMIUM, "no chromium browser (apt-get install chromium)")
+need(shutil.which("dot"), "the Graphviz `dot` binary is not installed (apt-get install graphviz)")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOK = "01_scalar_backprop.ipynb"

@@ -87,7 +87,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, str]:
 def test_exported_graph_is_an_svg_of_the_neuron(page: tuple) -> None:
     svg = first_graph_svg(page[1])
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
-    assert svg.count('class="node"') == 21          # 7 ops + 14 values of the neuron
+    assert svg.count('class="node') == 21           # 7 ops + 14 values of the neuron
     for text in ("w1 · param", "sigmoid (σ)", "L · output", "grad -0.04418"):
         assert text in svg
 

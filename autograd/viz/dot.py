@@ -154,8 +154,6 @@ def build(
     grouping = group_by_module(walk, modules) if modules is not None else None
     member = grouping.member if grouping else {}
     name_of = namer(names, grouping.param_names if grouping else None)
-    if highlight is None:
-        highlight = Highlight({}, None, {}, graph_parts(walk) if show_grad else {})
     collapsed: dict[str, list[int]] = {}
     if collapse:
         for i, module in member.items():
@@ -164,6 +162,9 @@ def build(
     if max_nodes is not None and drawn > max_nodes:
         raise too_many(max_nodes)
     compact = style == "compact" or (style == "auto" and drawn > COMPACT_ABOVE)
+    if highlight is None:  # the sums are shown in the full style only
+        parts = graph_parts(walk) if show_grad and not compact else {}
+        highlight = Highlight({}, None, {}, parts)
     text = text or texts(walk, compact)
     picture = Picture(rankdir)
     node_id: dict[int, str] = {}
