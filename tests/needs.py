@@ -1,5 +1,5 @@
 """What the browser and docs tests need, skipped cleanly where it is missing, except
-in CI: ``.ci/run`` sets ``CHAINGRAD_CI=1``, and there a missing tool fails the run
+in CI: ``.ci/run`` sets ``CHAINGRAD_REQUIRE_BROWSER=1``, and there a missing tool fails the run
 instead, so these tests can never be skipped there unnoticed."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def need(condition: object, why: str) -> None:
     """Skip the calling test module unless ``condition`` holds (fail it in CI)."""
     if condition:
         return
-    if os.environ.get("CHAINGRAD_CI"):
+    if os.environ.get("CHAINGRAD_REQUIRE_BROWSER"):
         pytest.fail(f"CI must run this test, but {why}", pytrace=False)
     pytest.skip(why, allow_module_level=True)
 
