@@ -97,6 +97,9 @@ def status_html(stepper: Any) -> str:
     gradients."""
     n = len(stepper)
     record = stepper.current
+    if n == 0:
+        return ("<b>Nothing to step through:</b> the output is a leaf, made by no op, so "
+                "backward only gives it its own gradient.")
     if record is None:
         seed = summarize(stepper._seeds()[0])
         return (f"<b>Before step 1 of {n}.</b> Backward starts at the output "

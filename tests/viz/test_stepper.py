@@ -460,3 +460,11 @@ def test_scalar_leaf_loss_has_no_steps():
     assert len(stepper) == 0 and stepper.step() is None and stepper.done
     assert x.grad == 1.0
     assert math.isclose(x.data, 2.0)
+
+
+@needs_dot
+def test_show_a_leaf_loss():
+    pytest.importorskip("ipywidgets")
+    prev, slider, next_, status, picture = widget_parts(viz.BackwardStepper(Scalar(2.0)).show())
+    assert slider.max == 0 and prev.disabled and next_.disabled
+    assert "Nothing to step through" in status.value and "<svg" in picture.value
