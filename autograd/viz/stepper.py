@@ -21,6 +21,7 @@ from ..tensor import Tensor, seed_gradients
 from .dot import Highlight, build, digraph, texts
 from .labels import namer, op_title, rule_of, summarize
 from .walk import GraphWalk
+from .widget import stepper_widget
 
 ALREADY_FREED = (
     "BackwardStepper: backward() has already run through this graph and freed it "
@@ -232,8 +233,6 @@ class BackwardStepper:
         already run). ``draw_options`` go to :meth:`draw` (``rankdir``, ``style``,
         ``names``, ...); without ``rankdir``, a graph wider than tall is drawn top
         to bottom. Needs ``ipywidgets`` in Jupyter."""
-        from .widget import stepper_widget
-
         return stepper_widget(self, draw_options)
 
     def handed(self, record: StepRecord) -> list[str]:
