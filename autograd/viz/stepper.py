@@ -143,9 +143,7 @@ class BackwardStepper:
         deque(self._driver, maxlen=0)
         self.done = True
         if not self.retain_graph:
-            self._kept = [(node, _slots_of(node)) for node in self._ops]
-            for node in self._ops:
-                node.release()
+            self._kept = [kept for node in self._ops for kept in _release_keeping(node)]
 
     def run(self) -> list[StepRecord]:
         """Step to the end; all records."""
@@ -159,8 +157,8 @@ class BackwardStepper:
             raise IndexError(f"BackwardStepper.goto: step {k} is outside 0..{len(self)}")
         if k < len(self._records):
             if self._kept is not None:  # the end freed the graph: put it back
-                for node, slots in self._kept:
-                    _restore_slots(node, slots)
+                for owner, descriptor, value in self._kept:
+                    descriptor.__set__(owner, value)
                 self._kept = None
             for value, grad in self._start_grads:
                 value.grad = grad
@@ -257,28 +255,46 @@ class BackwardStepper:
         return f"<BackwardStepper {len(self._records)}/{len(self)} steps>"
 
 
-# What a node held before the end freed it, read and written through the slot
-# descriptors of each class that declares them (a property may shadow a slot in a
-# subclass, as ScalarOp.inputs does): the stepper keeps it to step back.
+# What the end of backward frees, kept so the stepper can step back over it. It is
+# found by comparing a node's slots before and after ``release()``, so whatever a
+# kind of node drops (a Tensor op its inputs and saved arrays, a Function its saved
+# tensors) is what comes back. A Scalar's ``grad_fn`` is a view whose release()
+# clears the Scalar itself, so the Scalar's slots are compared too. Slots are read
+# and written through the descriptor of the class that declares them (a property
+# may shadow a slot in a subclass, as ScalarOp.inputs does).
 
 
-def _slots_of(node: Node) -> list[tuple[Any, Any]]:
+def _release_keeping(node: Node) -> list[tuple[Any, Any, Any]]:
+    """``node.release()``; ``(owner, slot descriptor, value)`` for what it cleared."""
+    owners = [node]
+    viewed = getattr(node, "scalar", None)
+    if viewed is not None:
+        owners.append(viewed)
+    before = [(owner, _slots_of(owner)) for owner in owners]
+    node.release()
     kept = []
-    for cls in type(node).__mro__:
+    for owner, slots in before:
+        for descriptor, value in slots:
+            try:
+                now = descriptor.__get__(owner, type(owner))
+            except AttributeError:
+                now = _UNSET
+            if now is not value:
+                kept.append((owner, descriptor, value))
+    return kept
+
+
+_UNSET = object()
+
+
+def _slots_of(obj: Any) -> list[tuple[Any, Any]]:
+    """``(descriptor, value)`` of every slot of ``obj`` that is set."""
+    found = []
+    for cls in type(obj).__mro__:
         slots = cls.__dict__.get("__slots__", ())
         for slot in (slots,) if isinstance(slots, str) else slots:
             descriptor = cls.__dict__.get(slot)
             if isinstance(descriptor, types.MemberDescriptorType):
                 with contextlib.suppress(AttributeError):  # a slot never set
-                    kept.append((descriptor, descriptor.__get__(node, cls)))
-    if hasattr(node, "__dict__"):
-        kept.append((None, dict(node.__dict__)))
-    return kept
-
-
-def _restore_slots(node: Node, kept: list[tuple[Any, Any]]) -> None:
-    for descriptor, value in kept:
-        if descriptor is None:
-            node.__dict__.update(value)
-        else:
-            descriptor.__set__(node, value)
+                    found.append((descriptor, descriptor.__get__(obj, cls)))
+    return found
