@@ -36,6 +36,7 @@ from .scalar import Scalar
 from .tensor import Tensor, as_tensor, bool_, float32, float64, int64
 from .tensor_functions import *  # noqa: F403  (cat, stack, where, exp, ...)
 from .tensor_functions import __all__ as _function_forms
+from .tracer import CompileWarning, compile
 
 bool = bool_
 float = float32
@@ -43,7 +44,8 @@ double = float64
 long = int64
 
 __all__ = [
-    "Tensor", "Scalar", "device", "Function", "FunctionCtx", "grad", "backward", "functional",
+    "Tensor", "Scalar", "compile", "CompileWarning", "device", "Function", "FunctionCtx",
+    "grad", "backward", "functional",
     "data", "distributed", "viz",
     "gradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "manual_seed", "tensor", "as_tensor", "zeros", "ones", "full",

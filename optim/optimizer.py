@@ -17,6 +17,7 @@ import numpy as np
 
 from autograd import Tensor, backend, enable_grad, no_grad
 from autograd.function import constant
+from autograd.tracer import run_opaque
 
 
 def descent_grad(param: Tensor, maximize: bool, weight_decay: float) -> np.ndarray:
@@ -155,6 +156,11 @@ class Optimizer:
         recording on, so it can call ``backward()``); optimizers that look at the
         loss several times per step need it, the others accept it.
         """
+        # inside autograd.compile's trace, recorded as one call the replay makes
+        # again as Python: learning rates, step counts and schedules are read then
+        return run_opaque(self._step, closure, label=f"{type(self).__name__}.step()")
+
+    def _step(self, closure: Callable[[], Any] | None) -> Any:
         loss = None
         if closure is not None:
             with enable_grad():

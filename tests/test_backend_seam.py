@@ -25,6 +25,9 @@ CREATION = {
     "eye", "identity", "tri", "arange", "linspace", "logspace", "geomspace", "indices",
     "array", "asarray", "asanyarray", "asfarray", "frombuffer", "fromiter", "fromfunction",
     "copy", "meshgrid", "mgrid", "ogrid",
+    # copies that do not dispatch on their argument either: a GPU (or a traced)
+    # array would come back as a plain host array (use backend.contiguous)
+    "ascontiguousarray", "asfortranarray", "require",
 }
 
 

@@ -31,6 +31,8 @@ LAYERS = [
      "autograd.factories"],
     ["autograd.scalar"],
     ["autograd.functional", "autograd.gradcheck"],
+    # compile: records the array calls of the layers above (optim marks its step)
+    ["autograd.tracer"],
     ["autograd.viz"],
     # DistributedSampler (data) asks the process group for rank and world size
     ["autograd.distributed"],

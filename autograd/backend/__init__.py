@@ -132,6 +132,12 @@ def register(lib: Library) -> Library:
     return lib
 
 
+def register_array_type(array_type: type, lib: Library) -> None:
+    """Let ``lib`` answer for arrays of ``array_type`` without owning a device type
+    (the tracer's recorded arrays: numpy's device, the tracer's library)."""
+    _by_type[array_type] = lib
+
+
 def library(device_type: str) -> Library:
     """The library behind ``device_type``, loading it (e.g. importing CuPy) on first use."""
     lib = _libraries.get(device_type)
@@ -311,6 +317,14 @@ def asarray(data: Any, dtype: Any = None, *, like: Any = None, device: Any = Non
         return data if dtype is None else data.astype(dtype, copy=False)
     host = np.asarray(to_host(data), dtype=dtype)
     return lib.from_host(host, index)
+
+
+def contiguous(array: Any) -> Any:
+    """``array`` as a C-contiguous array (itself when it already is): a copy made
+    by the array's own method, so it stays in the array's library (and on its
+    device). ``np.ascontiguousarray`` would hand back a plain host array for any
+    other kind, as it does not dispatch on its argument."""
+    return array if array.flags.c_contiguous else array.copy(order="C")
 
 
 def as_array(data: Any, dtype: Any = None) -> Any:

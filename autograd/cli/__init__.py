@@ -34,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
+        check = getattr(COMMANDS[args.command], "check_arguments", None)
+        if check is not None:  # option conflicts fail before any process starts
+            check(args)
         status = data_parallel.launch_if_asked(args, argv)  # --nproc N: rerun under mpirun
         if status is not None:
             return status

@@ -89,6 +89,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--graph", action="store_true",
                    help="also draw the model's computation graph for one batch")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--compile", action="store_true",
+                   help="trace the training step on its first calls and replay it as a flat "
+                   "program of array calls (autograd.compile; same results)")
     data_parallel.add_arguments(p)
 
 
@@ -338,11 +341,39 @@ def new_progress(shuffle_state: dict) -> dict:
             "history": {"epoch": [], "train_loss": [], "test_accuracy": [], "lr": []}}
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Options that cannot go together, refused before any process starts."""
+    if args.compile and args.nproc != 1:
+        raise UsageError("--compile runs in one process (the all-reduce of data-parallel "
+                         "training is not traced); drop --nproc or --compile")
+
+
+def make_train_step(parts: dict, compiled: bool) -> Any:
+    """One training step on a batch: forward, zero_grad, backward, optimizer step;
+    returns the loss. ``compiled``: traced on its first calls and replayed after
+    (``autograd.compile``), with the same results as eager."""
+    net, optimizer, loss_fn, world = (parts["net"], parts["optimizer"], parts["loss_fn"],
+                                      parts["world"])
+
+    def step(x: Any, y: Any) -> Any:
+        loss = loss_fn(net(x), y)
+        optimizer.zero_grad()
+        world.backward(loss)
+        optimizer.step()
+        return loss
+
+    if not compiled:
+        return step
+    import autograd
+
+    return autograd.compile(step)
+
+
 def train_epochs(args: argparse.Namespace, parts: dict, progress: dict, stop: Any,
                  report: Any, bar: Any) -> bool:
     """Train from ``progress`` up to ``args.epochs``, updating ``progress`` after each
     step; True when done, False when ``stop.requested`` ended it early."""
-    net, optimizer, loss_fn = parts["net"], parts["optimizer"], parts["loss_fn"]
+    optimizer = parts["optimizer"]
     loader, history, world = parts["train_loader"], progress["history"], parts["world"]
     for epoch in range(progress["epoch"] + 1, args.epochs + 1):
         # the shuffle is drawn when iteration starts, from the state the epoch began
@@ -353,10 +384,7 @@ def train_epochs(args: argparse.Namespace, parts: dict, progress: dict, stop: An
             next(batches)
         for batch in batches:
             x, y = world.share(batch)
-            loss = loss_fn(net(x), y)
-            optimizer.zero_grad()
-            world.backward(loss)
-            optimizer.step()
+            loss = parts["train_step"](x, y)
             value = loss.item()
             progress["step"] += 1
             progress["loss_sum"] += value * world.rows
@@ -393,6 +421,7 @@ def run(args: argparse.Namespace) -> int:
     world = data_parallel.setup(args)  # under mpirun: this rank's part; alone: all of it
     tune_unless_disabled()  # keep freed memory for reuse (autograd/allocator.py)
     parts = build(args, world)
+    parts["train_step"] = make_train_step(parts, args.compile)
     if checkpoint is None:
         progress = new_progress(parts["train_loader"].generator.bit_generator.state)
     else:

@@ -61,7 +61,7 @@ def col2im(cols: np.ndarray, window: Window2d, n: int, c: int) -> np.ndarray:
     padded = window.scatter(values.transpose(2, 0, 1, 3, 4, 5), (blocks, c, n // blocks),
                             cols.dtype)
     image_first = window.crop(padded).transpose(0, 2, 1, 3, 4)
-    return np.ascontiguousarray(image_first).reshape(n, c, *window.in_size)
+    return backend.contiguous(image_first).reshape(n, c, *window.in_size)
 
 
 def to_rows(g: np.ndarray, blocks: int, groups: int) -> np.ndarray:

@@ -49,7 +49,7 @@ def pick(winners: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def unpad(padded: np.ndarray, window: Window2d) -> np.ndarray:
     """The unpadded region as a contiguous array (no copy without padding)."""
-    return np.ascontiguousarray(window.crop(padded)) if any(window.padding) else padded
+    return backend.contiguous(window.crop(padded)) if any(window.padding) else padded
 
 
 class MaxPool2dOp(Op):

@@ -1,0 +1,394 @@
+"""autograd.compile: a traced training step replays the same array calls as eager
+(bitwise: the same numpy calls in the same order), on every kind of model the
+project trains; it falls back to eager with a warning when it cannot trace; and
+its printed program runs and gives the same result."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import json
+import re
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import autograd
+import nn
+import optim
+from autograd import CompileWarning
+from autograd.function import Op
+
+STEPS = 100
+
+
+# --------------------------------------------------------------------------- models
+
+
+def tensor_mlp(seed: int = 0) -> tuple:
+    """A 20-16-16-5 MLP written with Tensor ops, SGD momentum on .data (velocities
+    kept in Tensors), the loss of benchmarks/core_mlp_step.py."""
+    rng = np.random.default_rng(seed)
+    sizes = (20, 16, 16, 5)
+    params = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        params.append(autograd.tensor(rng.standard_normal((fan_in, fan_out)).astype(
+            np.float32) * np.sqrt(2 / fan_in), requires_grad=True))
+        params.append(autograd.zeros(fan_out, requires_grad=True))
+    velocities = [autograd.zeros_like(p) for p in params]
+    w1, b1, w2, b2, w3, b3 = params
+
+    def step(x, labels):
+        for p in params:
+            p.grad = None
+        logits = ((x @ w1 + b1).relu() @ w2 + b2).relu() @ w3 + b3
+        rows = autograd.arange(x.shape[0])
+        loss = -logits.log_softmax(1)[rows, labels].mean()
+        loss.backward()
+        with autograd.no_grad():
+            for p, v in zip(params, velocities):
+                v.data *= 0.9
+                v.data += p.grad.data
+                p.data -= 0.01 * v.data
+        return loss
+
+    return params + velocities, step, ((8, 20), 5)
+
+
+def _nn_step(model, optimizer, loss_fn=None):
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def nn_mlp(seed: int = 0) -> tuple:
+    """nn layers with dropout (its mask drawn from the generator at every call),
+    CrossEntropyLoss and SGD with Nesterov momentum through optim."""
+    autograd.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Dropout(0.25), nn.Linear(32, 5))
+    optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    return _state(model, optimizer), _nn_step(model, optimizer), ((8, 20), 5)
+
+
+def cnn(seed: int = 0) -> tuple:
+    """Conv2d, max-pool, Flatten, Linear: the layers of benchmarks/cnn_step.py, small."""
+    autograd.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(6 * 2 * 2, 5))
+    optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    return _state(model, optimizer), _nn_step(model, optimizer), ((4, 1, 8, 8), 5)
+
+
+def batchnorm_adam(seed: int = 0) -> tuple:
+    """BatchNorm (running statistics updated in place every step) and Adam (step
+    counts and bias corrections in Python)."""
+    autograd.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(20, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 5))
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    return _state(model, optimizer), _nn_step(model, optimizer), ((8, 20), 5)
+
+
+def _state(model, optimizer) -> list:
+    """Every tensor a step changes: parameters, buffers, optimizer state (read
+    after the run, when lazily made state exists)."""
+    def read():
+        tensors = list(model.parameters()) + list(model.buffers())
+        for state in optimizer.state.values():
+            tensors += [v for v in state.values() if isinstance(v, autograd.Tensor)]
+        return tensors
+
+    return read
+
+
+MODELS = {"tensor_mlp": tensor_mlp, "nn_mlp_dropout": nn_mlp, "cnn": cnn,
+          "batchnorm_adam": batchnorm_adam}
+
+
+def batches(spec: tuple, n: int, seed: int = 1) -> list:
+    shape, classes = spec
+    rng = np.random.default_rng(seed)
+    return [(autograd.tensor(rng.standard_normal(shape).astype(np.float32)),
+             autograd.tensor(rng.integers(0, classes, shape[0])))
+            for _ in range(n)]
+
+
+def _tensors(state) -> list:
+    return state() if callable(state) else state
+
+
+def train(make, compiled: bool, n: int = STEPS) -> tuple:
+    state, step, spec = make()
+    run = autograd.compile(step) if compiled else step
+    losses = [run(x, y).item() for x, y in batches(spec, n)]
+    return losses, _tensors(state), run
+
+
+# --------------------------------------------------------------------------- equality
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_compiled_training_equals_eager_bitwise(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        losses, state, step = train(MODELS[name], compiled=True)
+    eager_losses, eager_state, _ = train(MODELS[name], compiled=False)
+    assert step.eager_reason is None and step.program is not None
+    assert losses == eager_losses
+    assert len(state) == len(eager_state)
+    for ours, theirs in zip(state, eager_state):
+        assert ours.data.dtype == theirs.data.dtype
+        np.testing.assert_array_equal(ours.data, theirs.data)
+        if theirs.grad is not None:
+            np.testing.assert_array_equal(ours.grad.data, theirs.grad.data)
+
+
+def test_replays_build_no_graph_and_make_no_op_objects(monkeypatch):
+    _, step, spec = tensor_mlp()
+    step = autograd.compile(step)
+    data = batches(spec, 5)
+    for x, y in data[:3]:
+        step(x, y)
+    assert step.program is not None
+    applied = []
+    original = Op.apply.__func__
+    monkeypatch.setattr(Op, "apply", classmethod(
+        lambda cls, *a, **k: applied.append(cls) or original(cls, *a, **k)))
+    loss = step(*data[3])
+    assert applied == []  # no op ran: the program is array calls only
+    assert loss.grad_fn is None and not loss.requires_grad
+
+
+def test_memory_stays_flat_over_replays():
+    _, step, spec = nn_mlp()
+    step = autograd.compile(step)
+    data = batches(spec, 4)
+    for x, y in data:
+        step(x, y)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        # interpreter and numpy caches fill up over the first ~1500 calls (~80 KiB
+        # of 56-byte blocks), then stop growing
+        for _ in range(2000):
+            step(*data[0])
+        first, _ = tracemalloc.get_traced_memory()
+        for _ in range(1000):
+            step(*data[0])
+        second, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert second - first < 8 * 1024, (first, second)
+
+
+def test_each_input_shape_gets_its_own_program_and_results_do_not_alias():
+    state, step, _ = tensor_mlp()
+    compiled = autograd.compile(step)
+    eager_state, eager_step, _ = tensor_mlp()
+    for n_rows in (8, 3, 8, 3, 8, 3, 8, 3, 8):
+        (x, y), = batches(((n_rows, 20), 5), 1, seed=n_rows)
+        ours, theirs = compiled(x, y), eager_step(x, y)
+        assert ours.item() == theirs.item()
+    first = compiled(x, y)
+    eager_step(x, y)
+    held = first.item()
+    other = batches(((8, 20), 5), 1, seed=99)[0]
+    compiled(*other)
+    eager_step(*other)
+    assert first.item() == held  # a returned loss is the caller's own copy
+    for ours, theirs in zip(state, eager_state):
+        np.testing.assert_array_equal(ours.data, theirs.data)
+
+
+def test_a_learning_rate_schedule_between_calls_is_followed():
+    """optimizer.step() runs as Python at every replay: a scheduler's new learning
+    rate (or Adam's step count) is read then, as in eager mode."""
+    def run(compiled):
+        autograd.manual_seed(0)
+        model = nn.Sequential(nn.Linear(20, 5))
+        optimizer = optim.Adam(model.parameters(), lr=0.1)
+        scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.1)
+        step = _nn_step(model, optimizer)
+        step = autograd.compile(step) if compiled else step
+        for k, (x, y) in enumerate(batches(((8, 20), 5), 12)):
+            step(x, y)
+            if k % 3 == 2:
+                scheduler.step()
+        return [p.data.copy() for p in model.parameters()]
+
+    for ours, theirs in zip(run(True), run(False)):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+# --------------------------------------------------------------------------- fallback
+
+W = None
+
+
+def _fallback_steps() -> dict:
+    rng = np.random.default_rng(0)
+    w = autograd.tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)
+    raw_velocity = np.zeros((4, 3), np.float32)
+    counter = [0]
+
+    def forward_backward(x):
+        w.grad = None
+        loss = (x @ w).tanh().sum()
+        loss.backward()
+        return loss
+
+    def item(x):
+        loss = forward_backward(x)
+        with autograd.no_grad():
+            w.data -= 0.1 * w.grad.data
+        return loss.item()
+
+    def branch(x):
+        loss = forward_backward(x)
+        if loss > 0:  # a Python branch on a tensor's value
+            with autograd.no_grad():
+                w.data -= 0.1 * w.grad.data
+        return loss
+
+    def raw_state(x):
+        loss = forward_backward(x)
+        raw_velocity[...] *= 0.9  # state outside any Tensor: a trace cannot see it
+        raw_velocity[...] += w.grad.data
+        with autograd.no_grad():
+            w.data -= 0.1 * raw_velocity
+        return loss
+
+    def python_number(x):
+        loss = forward_backward(x)
+        counter[0] += 1
+        with autograd.no_grad():
+            w.data -= (0.1 / counter[0]) * w.grad.data
+        return loss
+
+    return {"item": (item, r"\.item\(\)"), "branch": (branch, r"bool\(\)"),
+            "raw_state": (raw_state, "raw array"),
+            "python_number": (python_number, "differ from one call to the next")}, w
+
+
+@pytest.mark.parametrize("case", ["item", "branch", "raw_state", "python_number"])
+def test_untraceable_step_falls_back_to_eager_with_a_warning(case):
+    steps, w = _fallback_steps()
+    fn, reason = steps[case]
+    eager_steps, eager_w = _fallback_steps()
+    eager_fn = eager_steps[case][0]
+    compiled = autograd.compile(fn)
+    data = [autograd.tensor(np.random.default_rng(k).standard_normal((5, 4)).astype(
+        np.float32)) for k in range(6)]
+    with pytest.warns(CompileWarning, match=reason) as record:
+        for x in data:
+            ours, theirs = compiled(x), eager_fn(x)
+            ours = ours.item() if isinstance(ours, autograd.Tensor) else ours
+            theirs = theirs.item() if isinstance(theirs, autograd.Tensor) else theirs
+            assert ours == theirs
+    assert len([r for r in record if r.category is CompileWarning]) == 1  # said once
+    assert compiled.program is None and re.search(reason, compiled.eager_reason)
+    assert "test_compile.py" in compiled.eager_reason or case == "python_number"
+    np.testing.assert_array_equal(w.data, eager_w.data)
+
+
+def test_compile_rejects_what_is_not_a_function():
+    with pytest.raises(TypeError, match="expected a function"):
+        autograd.compile(3)
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def test_printed_program_runs_and_gives_the_same_result():
+    state, step, spec = tensor_mlp()
+    compiled = autograd.compile(step)
+    data = batches(spec, 5)
+    for x, y in data[:4]:
+        compiled(x, y)
+    program = compiled.program
+    start = [t.data.copy() for t in state]
+    x, y = data[4]
+    replayed = compiled(x, y).item()
+    after_replay = [t.data.copy() for t in state]
+    for t, array in zip(state, start):
+        np.copyto(t.data, array)
+    text, namespace = program.source()
+    exec(compile(text, "<program>", "exec"), namespace)
+    printed = namespace["step"](x.data, y.data)
+    assert float(printed) == replayed
+    for t, array in zip(state, after_replay):
+        np.testing.assert_array_equal(t.data, array)
+
+
+def test_printed_program_reads_as_one_line_per_rule():
+    _, step, spec = tensor_mlp()
+    compiled = autograd.compile(step)
+    for x, y in batches(spec, 3):
+        compiled(x, y)
+    text = str(compiled.program)
+    assert text.startswith("def step(x0, x1):")
+    assert "# ---- forward" in text and "# ---- backward" in text
+    lines = text.splitlines()
+    rules = [line.rsplit("# ", 1)[1] for line in lines if re.search(r"# \w+Backward0$", line)]
+    # the MLP's graph: 3 matmuls, 3 bias adds, 2 relus, log_softmax, index, mean, neg
+    assert sorted(set(rules)) == ["AddBackward0", "IndexBackward0", "LogSoftmaxBackward0",
+                                  "MeanBackward0", "MmBackward0", "NegBackward0",
+                                  "ReluBackward0"]
+    assert rules.count("MmBackward0") == 3 and rules.count("ReluBackward0") == 2
+    assert rules.count("AddBackward0") == 3
+    assert any("x0.T @" in line for line in lines)  # dW1 = x^T g, as one would write it
+    assert "# ---- step" in text and " *= 0.9" in text  # the update, as written
+
+
+# --------------------------------------------------------------------------- main job
+
+
+def test_chaingrad_train_compile_equals_eager(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from autograd.cli import main
+
+    runs = {}
+    for flag in ("", "--compile"):
+        out = tmp_path / (flag or "eager")
+        args = ["train", "--no-progress", "--epochs", "4", "--out", str(out)]
+        assert main(args + ([flag] if flag else [])) == 0
+        runs[flag] = (json.loads((out / "metrics.json").read_text()),
+                      np.load(out / "checkpoint.npz"))
+    (eager, eager_ckpt), (ours, ours_ckpt) = runs[""], runs["--compile"]
+    assert ours["history"] == eager["history"]  # every epoch's loss and accuracy
+    assert sorted(ours_ckpt.files) == sorted(eager_ckpt.files)
+    for name in eager_ckpt.files:  # every tensor; the metadata text has the run's time
+        if eager_ckpt[name].dtype.kind != "U":
+            np.testing.assert_array_equal(ours_ckpt[name], eager_ckpt[name])
+    assert "runs eagerly" not in capsys.readouterr().err
+
+
+def test_chaingrad_train_compile_refuses_several_processes(capsys):
+    from autograd.cli import main
+
+    assert main(["train", "--compile", "--nproc", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--compile runs in one process" in err and err.count("\n") == 1
+
+
+def test_a_post_accumulate_grad_hook_keeps_the_step_eager():
+    """DistributedDataParallel all-reduces from such hooks, with MPI: work a replay
+    of numpy calls would skip, so the step must stay eager."""
+    _, step, spec = tensor_mlp()
+    w = autograd.tensor(np.ones(3), requires_grad=True)
+    calls = []
+    w.register_post_accumulate_grad_hook(lambda t: calls.append(1))
+    compiled = autograd.compile(step)
+    with pytest.warns(CompileWarning, match="post-accumulate-grad hook"):
+        for x, y in batches(spec, 3):
+            compiled(x, y)
+    assert compiled.program is None
