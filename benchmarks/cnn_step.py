@@ -41,8 +41,7 @@ def _problem(quick: bool) -> dict:
 
 
 # --------------------------------------------------------------------------- chaingrad
-def chaingrad_step(problem: dict) -> list:
-    """The phases of one step (forward incl. loss, backward, update) as functions."""
+def _model(problem: dict) -> tuple:
     model = nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -52,8 +51,12 @@ def chaingrad_step(problem: dict) -> list:
         for p, w in zip(model.parameters(), problem["weights"]):
             p.copy_(w)
     optimizer = optim.SGD(model.parameters(), lr=LR)
-    x = autograd.tensor(problem["x"])
-    labels = autograd.tensor(problem["labels"])
+    return model, optimizer, autograd.tensor(problem["x"]), autograd.tensor(problem["labels"])
+
+
+def chaingrad_step(problem: dict) -> list:
+    """The phases of one step (forward incl. loss, backward, update) as functions."""
+    model, optimizer, x, labels = _model(problem)
 
     def forward():
         return F.cross_entropy(model(x), labels)
@@ -68,6 +71,21 @@ def chaingrad_step(problem: dict) -> list:
         return float(loss.item())
 
     return [forward, backward, update]
+
+
+def compiled_step(problem: dict) -> list:
+    """The same model and step as one function given to ``autograd.compile``."""
+    model, optimizer, x, labels = _model(problem)
+
+    def train_step(x, labels):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    compiled = autograd.compile(train_step)
+    return [lambda: float(compiled(x, labels).item())]
 
 
 # --------------------------------------------------------------------------- numpy
@@ -183,6 +201,7 @@ def run(quick: bool = False) -> dict:
     ms = 1e3
     check_steps = 3
     builders, torch = harness.contenders(chaingrad_step, numpy_step, torch_step)
+    builders["compiled"] = compiled_step
     # turns of several steps: alternating every step bills torch for waking its threads
     # (and for OpenBLAS's still spinning) each time, ~2x its own speed
     losses, raw, times = harness.check_and_time(builders, problem, check_steps, rounds,
@@ -194,10 +213,14 @@ def run(quick: bool = False) -> dict:
         harness.row("  chaingrad forward (incl. loss)", ours[0] * ms, "ms"),
         harness.row("  chaingrad backward", ours[1] * ms, "ms"),
         harness.row("  chaingrad SGD update", ours[2] * ms, "ms"),
+        harness.row("chaingrad compiled step (autograd.compile)", times["compiled"][-1] * ms,
+                    "ms/step"),
         harness.row("chaingrad / numpy (medians; no target)", ours[-1] / t_numpy, "x"),
     ]
     checks = {"losses match numpy's": bool(np.allclose(losses["chaingrad"], losses["numpy"],
-                                                       rtol=1e-4))}
+                                                       rtol=1e-4)),
+              "compiled losses equal eager's (bitwise)": losses["compiled"] == losses[
+                  "chaingrad"]}
     if torch is not None:
         theirs = times["torch"]
         rows += [
@@ -214,6 +237,8 @@ def run(quick: bool = False) -> dict:
     targets = [
         harness.step_ratio_target("chaingrad step ≤ 2x torch (2 threads), best steps", raw,
                                   "chaingrad", "torch", 2.0, judge="best"),
+        harness.step_ratio_target("compiled step no slower than eager", raw, "compiled",
+                                  "chaingrad", 1.0),
     ]
     notes = [f"batch {problem['batch']}, float32, input (N, 1, 28, 28); median of {steps} "
              f"steps after {warmup} warm-up steps, the implementations taking turns "

@@ -1,6 +1,8 @@
 """One training step of a 784-256-256-10 ReLU MLP on a batch of 128.
 
-The model is written with autograd Tensor ops only (no nn, no optim)::
+The model is written with autograd Tensor ops only (no nn, no optim), run eagerly
+and through ``autograd.compile`` (traced once, replayed as a flat program of
+numpy calls)::
 
     logits = relu(relu(x @ W1 + b1) @ W2 + b2) @ W3 + b3
     loss   = -logits.log_softmax(1)[rows, labels].mean()
@@ -76,6 +78,31 @@ def chaingrad_step(problem: dict) -> list:
     return [forward, backward, update]
 
 
+def compiled_step(problem: dict) -> list:
+    """The same step as one function given to ``autograd.compile``: the velocities
+    live in Tensors (a trace sees only Tensors' arrays), updated by the same numpy
+    calls on ``.data``. One phase: the replay has no graph to split."""
+    x = autograd.tensor(problem["x"])
+    rows, labels = np.arange(problem["batch"]), problem["labels"]
+    params = [autograd.tensor(w.copy(), requires_grad=True) for w in problem["weights"]]
+    velocities = [autograd.zeros_like(p) for p in params]
+    w1, b1, w2, b2, w3, b3 = params
+
+    def train_step(x):
+        for p in params:
+            p.grad = None
+        logits = ((x @ w1 + b1).relu() @ w2 + b2).relu() @ w3 + b3
+        loss = -logits.log_softmax(1)[rows, labels].mean()
+        loss.backward()
+        with autograd.no_grad():
+            _momentum_update([p.data for p in params], [p.grad.data for p in params],
+                             [v.data for v in velocities])
+        return loss
+
+    compiled = autograd.compile(train_step)
+    return [lambda: float(compiled(x).item())]
+
+
 # --------------------------------------------------------------------------- numpy
 def numpy_step(problem: dict) -> list:
     """The same step with a hand-written backward (one phase: no graph to split)."""
@@ -144,12 +171,15 @@ def run(quick: bool = False) -> dict:
     check_steps = 3
 
     builders, torch = harness.contenders(chaingrad_step, numpy_step, torch_step)
+    builders["compiled"] = compiled_step
     losses, raw, times = harness.check_and_time(builders, problem, check_steps, rounds,
                                                 per_round, warmup)
 
     ours, t_numpy = times["chaingrad"], times["numpy"][-1]
     rows = [
         harness.row("numpy, hand-written backward (floor)", t_numpy * ms, "ms/step"),
+        harness.row("chaingrad compiled step (autograd.compile)", times["compiled"][-1] * ms,
+                    "ms/step"),
         harness.row("chaingrad step", ours[-1] * ms, "ms/step"),
         harness.row("  chaingrad forward (incl. loss)", ours[0] * ms, "ms"),
         harness.row("  chaingrad backward", ours[1] * ms, "ms"),
@@ -164,7 +194,7 @@ def run(quick: bool = False) -> dict:
     notes += harness.noise_notes(raw)
     checks = {f"losses match {name}'s": bool(np.allclose(losses["chaingrad"], other,
                                                           rtol=1e-4))
-              for name, other in losses.items() if name != "chaingrad"}
+              for name, other in losses.items() if name not in ("chaingrad", "compiled")}
     if torch is not None:
         theirs = times["torch"]
         rows += [
@@ -176,7 +206,11 @@ def run(quick: bool = False) -> dict:
     else:
         rows.append(harness.row("torch step (2 threads)", None, "ms/step", "torch not installed"))
 
+    checks["compiled losses equal eager's (bitwise)"] = losses["compiled"] == losses[
+        "chaingrad"]
     targets = [
+        harness.step_ratio_target("compiled step ≤ 1.05x hand-written numpy", raw,
+                                  "compiled", "numpy", 1.05),
         harness.step_ratio_target("chaingrad step ≤ 1.15x hand-written numpy", raw,
                                   "chaingrad", "numpy", 1.15),
         harness.step_ratio_target("chaingrad step no slower than torch (2 threads), best steps",

@@ -3,8 +3,9 @@
 At 10 elements the arithmetic is free, so the time is the framework's own
 bookkeeping per op: wrapping, recording the node, and in backward, sorting and
 running one derivative rule. The same op sequence runs on chaingrad (forward and
-backward), raw numpy (forward only: the floor) and torch (2 threads, forward and
-backward). The cycle ``+a, *b, exp, log, -a, tanh`` keeps values and gradients
+backward, eagerly and through ``autograd.compile``), raw numpy (forward only,
+and forward with the backward written by hand: the floors) and torch (2 threads,
+forward and backward). The cycle ``+a, *b, exp, log, -a, tanh`` keeps values and gradients
 in a normal float range over the whole chain (no subnormals to slow anything).
 """
 
@@ -35,6 +36,44 @@ def _chain(ops: list, z: object, n_ops: int) -> object:
     return z
 
 
+def _numpy_forward_backward(x: np.ndarray, a: np.ndarray, b: np.ndarray,
+                            n_ops: int) -> tuple:
+    """The chain and its gradient by hand: forward keeping what backward needs,
+    then the chain rule op by op (the floor for forward + backward)."""
+    saved = []
+    z = x
+    for i in range(n_ops):
+        kind = CYCLE[i % len(CYCLE)]
+        if kind == "add":
+            z = z + a
+        elif kind == "mul":
+            z = z * b
+        elif kind == "exp":
+            z = np.exp(z)
+            saved.append(z)
+        elif kind == "log":
+            saved.append(z)
+            z = np.log(z)
+        elif kind == "sub":
+            z = z - a
+        else:
+            z = np.tanh(z)
+            saved.append(z)
+    g = np.ones_like(z)
+    for i in reversed(range(n_ops)):
+        kind = CYCLE[i % len(CYCLE)]
+        if kind == "mul":
+            g = g * b
+        elif kind == "exp":
+            g = g * saved.pop()
+        elif kind == "log":
+            g = g / saved.pop()
+        elif kind == "tanh":
+            t = saved.pop()
+            g = g * (1 - t * t)
+    return z, g
+
+
 def run(quick: bool = False) -> dict:
     n_ops, rounds, per_round = (60, 1, 2) if quick else (1000, 8, 5)
     rng = np.random.default_rng(0)
@@ -55,9 +94,18 @@ def run(quick: bool = False) -> dict:
     def ours_no_grad():
         return _chain(ops, x, n_ops)
 
+    def step():
+        x.grad = None
+        z = _chain(ops, x, n_ops).sum()
+        z.backward()
+        return z
+
+    compiled = autograd.compile(step)
     contenders = {"numpy": [lambda: _chain(np_ops, x0, n_ops)],
+                  "numpy_fwd_bwd": [lambda: _numpy_forward_backward(x0, a0, b0, n_ops)],
                   "no_grad": [ours_no_grad],
-                  "ours": [lambda: _chain(ops, x, n_ops), ours_backward]}
+                  "ours": [lambda: _chain(ops, x, n_ops), ours_backward],
+                  "compiled": [compiled]}
     torch = harness.optional("torch")
     if torch is not None:
         torch.set_num_threads(2)
@@ -69,11 +117,15 @@ def run(quick: bool = False) -> dict:
             tx.grad = None
 
         contenders["torch"] = [lambda: _chain(t_ops, tx, n_ops), torch_backward]
-    raw = harness.interleaved_times(contenders, rounds, per_round)
+    raw = harness.interleaved_times(contenders, rounds, per_round, warmup=3)  # compile: 3
     times = {name: [float(np.median(t)) for t in ts] for name, ts in raw.items()}
     ours = times["ours"]
     rows = [
         harness.row("numpy forward (floor)", times["numpy"][-1] * per_op, "µs/op"),
+        harness.row("numpy forward+backward, by hand (floor)",
+                    times["numpy_fwd_bwd"][-1] * per_op, "µs/op"),
+        harness.row("chaingrad compiled forward+backward (autograd.compile)",
+                    times["compiled"][-1] * per_op, "µs/op"),
         harness.row("chaingrad forward, no_grad", times["no_grad"][-1] * per_op, "µs/op"),
         harness.row("chaingrad forward (recording)", ours[0] * per_op, "µs/op"),
         harness.row("chaingrad backward", ours[1] * per_op, "µs/op"),
@@ -83,14 +135,20 @@ def run(quick: bool = False) -> dict:
              f"median of {rounds * per_round} chains each, the contenders taking turns "
              f"({per_round} chains at a time); µs/op = chain time / {n_ops}"]
 
+    x.grad = None
     z = _chain(ops, x, n_ops)
     z.sum().backward()
+    by_hand = _numpy_forward_backward(x0, a0, b0, n_ops)
     checks = {"forward matches numpy's": bool(
-        np.allclose(z.data, _chain(np_ops, x0, n_ops), rtol=1e-5, atol=1e-6))}
-    t_torch = None
+        np.allclose(z.data, _chain(np_ops, x0, n_ops), rtol=1e-5, atol=1e-6)),
+        "x.grad matches numpy's by hand": bool(
+            np.allclose(x.grad.data, by_hand[1], rtol=1e-4, atol=1e-6))}
+    eager_grad = x.grad.data.copy()
+    compiled()
+    checks["compiled x.grad equals eager's (bitwise)"] = bool(
+        np.array_equal(x.grad.data, eager_grad))
     if torch is not None:
         theirs = times["torch"]
-        t_torch = theirs[2]
         rows += [
             harness.row("torch forward (recording)", theirs[0] * per_op, "µs/op"),
             harness.row("torch backward", theirs[1] * per_op, "µs/op"),
@@ -102,11 +160,12 @@ def run(quick: bool = False) -> dict:
     else:
         rows.append(harness.row("torch forward+backward", None, "µs/op", "torch not installed"))
 
-    r = harness.ratio(ours[2], t_torch)
-    best = None if t_torch is None else min(raw["ours"][-1]) / min(raw["torch"][-1])
-    targets = [harness.target(
-        "chaingrad fwd+bwd per op ≤ 2x torch's", None if r is None else r <= 2.0,
-        "n/a" if r is None else f"{r:.2f}x torch by medians, {best:.2f}x by best chains")]
+    targets = [
+        harness.step_ratio_target("chaingrad fwd+bwd per op no slower than torch's", raw,
+                                  "ours", "torch", 1.0),
+        harness.step_ratio_target("compiled fwd+bwd per op ≤ 2x numpy's by hand", raw,
+                                  "compiled", "numpy_fwd_bwd", 2.0),
+    ]
     return harness.result(NAME, "per-op overhead, 10-element float32, fwd+bwd", rows,
                           targets, notes, {"n_ops": n_ops, "chains": rounds * per_round},
                           checks)

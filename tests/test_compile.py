@@ -392,3 +392,20 @@ def test_a_post_accumulate_grad_hook_keeps_the_step_eager():
         for x, y in batches(spec, 3):
             compiled(x, y)
     assert compiled.program is None
+
+
+def test_state_rebound_between_calls_is_traced_again():
+    """A replay reads the arrays the trace saw: when a tensor gets a new array in
+    between (p.data = ..., p.grad = None outside the step), it traces again."""
+    state, step, spec = tensor_mlp()
+    eager_state, eager_step, _ = tensor_mlp()
+    compiled = autograd.compile(step)
+    data = batches(spec, 12)
+    for k, (x, y) in enumerate(data):
+        if k == 6:
+            for s in (state, eager_state):
+                s[0].data = s[0].data * 0.5  # a new array for w1
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.program is not None
+    for ours, theirs in zip(state, eager_state):
+        np.testing.assert_array_equal(ours.data, theirs.data)

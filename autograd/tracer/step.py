@@ -141,6 +141,12 @@ class _Entry:
                       stacklevel=4)
 
     def _replay(self, args: tuple, kwargs: dict) -> Any:
+        for t, data, grad in self.program.expect:
+            if t.data is not data or t._grad is not grad:
+                # state re-bound since (load_state_dict, p.grad = None outside the
+                # step...): the program would read the old arrays; trace again
+                self.program, self.calls = None, 1
+                return self.fn(*args, **kwargs)
         values = [a.data for a in _tensor_args(args, kwargs)]
         self.program.run(values)
         return _rebuild(self._outputs)
@@ -170,7 +176,7 @@ def _tensor_args(args: tuple, kwargs: dict) -> list:
 
 
 def _live_tensors() -> list:
-    return [o for o in gc.get_objects() if isinstance(o, Tensor)]
+    return [o for o in gc.get_objects() if issubclass(type(o), Tensor)]
 
 
 # --------------------------------------------------------------------------- outputs
@@ -252,6 +258,7 @@ class _Trace:
         self.broken = rec.broken
         if self.broken is None:
             self._build(result)
+            return _rebuild(self.outputs)  # copies, as a replay returns: buffers get reused
         return _plain_result(result)
 
     def _learn_state(self, tensors: list) -> None:
@@ -323,6 +330,14 @@ class _Trace:
         self.outputs = _output_spec(result, rec)
         self.program = Program(rec.calls, self.inputs, self.roles, finish)
         self.program.output_arrays = _output_arrays(self.outputs)
+        for step in finish:  # leave the state as every replay will leave it
+            step()
+        # the bindings a replay relies on: the tensors whose arrays it reads or writes
+        used = rec.read_bases
+        self.program.expect = [
+            (t, t.data, t._grad) for t, _, _ in self.start.values()
+            if id(arrays._base(t.data)) in used or (
+                t._grad is not None and id(arrays._base(t._grad.data)) in used)]
 
     def signature(self) -> list:
         """The recording with every array named by its role (the trace's n-th
