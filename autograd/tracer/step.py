@@ -2,7 +2,8 @@
 calls, then replay them.
 
 For each new signature of the arguments (the shapes and dtypes of the Tensors,
-the values of everything else) the compiled step goes through four calls:
+the values of everything else, and grad mode) the compiled step goes through four
+calls:
 
 1. eager, as written (lazy state such as optimizer buffers comes to exist);
 2. traced: run as written, every array call recorded (:mod:`.arrays`);
@@ -25,6 +26,12 @@ their own arrays back. Where the step re-binds ``t.grad`` or ``t.data`` (as
 ``optimizer.step()`` is not flattened into array calls: it is called as Python
 at every replay (:func:`run_opaque`), so its learning rate, step counts and
 schedules are read when it runs, as in eager mode.
+
+Other Python state the step reads is part of its program, as in any tracing
+compiler: a module's ``train()``/``eval()`` mode, a flag, a number in a global.
+The two traced calls catch what changes from one call to the next; what changes
+later (a global that flips after a hundred calls) is not seen: compile one
+function per mode.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import is_grad_enabled
 from ..tensor import Tensor
 from . import arrays
 from .arrays import Recording, Traced, plain, traced
@@ -96,7 +104,8 @@ def _signature(args: tuple, kwargs: dict) -> Any:
             return ("id", id(x))
         return ("v", type(x), x)
 
-    return tuple(one(a) for a in args), tuple((k, one(v)) for k, v in sorted(kwargs.items()))
+    return (is_grad_enabled(), tuple(one(a) for a in args),
+            tuple((k, one(v)) for k, v in sorted(kwargs.items())))
 
 
 class _Entry:
