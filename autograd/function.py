@@ -200,6 +200,46 @@ def check_not_modified(node: Node, arrays: list) -> None:
             )
 
 
+class MultiOutputOp(Op):
+    """A built-in op with several outputs (``split``, ``unbind``): ``forward`` returns
+    a tuple of arrays, ``apply`` a tuple of Tensors, and ``backward`` receives one
+    gradient per output, None for an output no gradient reached."""
+
+    __slots__ = ("n_outputs", "output_refs")
+
+    @classmethod
+    def apply(cls, *inputs: Any, **attrs: Any) -> tuple:
+        node = cls.__new__(cls)
+        node.saved = None
+        try:
+            outs = node.forward(*[t.data for t in inputs], **attrs)
+        except (ValueError, TypeError) as err:
+            raise cls.explain(err, *inputs, **attrs) from None
+        if _mode.enabled:
+            needs = tuple([t.requires_grad for t in inputs])
+            if True in needs:
+                node.inputs = inputs
+                node.needs_input_grad = needs
+                node.epoch = engine._epoch[0]
+                node.hooks = None
+                node.n_outputs = len(outs)
+                results = tuple([_Tensor._make(out, node) for out in outs])
+                # weak, as in FunctionCtx: the node must not keep its outputs alive
+                node.output_refs = tuple([weakref.ref(t) for t in results])
+                return results
+        return tuple([_Tensor._make(out, None) for out in outs])
+
+    def vjp(self, grad: Any) -> tuple:
+        # the engine hands a single-output node its gradient bare, not in a list
+        return super().vjp(grad if self.n_outputs > 1 else [grad])
+
+    def output_index(self, value: Any) -> int:
+        for i, ref in enumerate(self.output_refs):
+            if ref() is value:
+                return i
+        raise RuntimeError(f"{self.name()}: gradient for a tensor it did not produce")
+
+
 def constant(array: Any) -> Tensor:
     """``array`` as a Tensor outside the graph, without a copy.
 
@@ -207,6 +247,7 @@ def constant(array: Any) -> Tensor:
     backward rules, op outputs made outside any op, gradients built by hand.
     """
     return _make_tensor(array, None)
+
 
 # --------------------------------------------------------------------------- user Functions
 

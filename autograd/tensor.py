@@ -1166,8 +1166,8 @@ class Tensor:
         d = normalize_dim(dim, self.ndim, "split")
         n = self.shape[d]
         if isinstance(split_size_or_sections, (list, tuple)):
-            sizes = list(split_size_or_sections)
-            if sum(sizes) != n:
+            sizes = [int(size) for size in split_size_or_sections]
+            if sum(sizes) != n or min(sizes, default=0) < 0:
                 raise RuntimeError(
                     f"split_with_sizes expects split_sizes to sum exactly to {n} "
                     f"(input tensor's size at dimension {dim}), but got split_sizes={sizes}"
@@ -1177,11 +1177,13 @@ class Tensor:
             if step <= 0:
                 raise RuntimeError(f"split: split_size must be positive, got {step}")
             sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
-        pieces, start = [], 0
-        for size in sizes:
-            pieces.append(self[(slice(None),) * d + (slice(start, start + size),)])
-            start += size
-        return tuple(pieces)
+        return shape_ops.Split.apply(self, dim=d, sizes=tuple(sizes))
+
+    def unbind(self, dim: int = 0) -> tuple:
+        """The slices along ``dim``, that dim removed: ``x.unbind(0)[i]`` is ``x[i]``."""
+        if self.ndim == 0:
+            raise IndexError("unbind: a 0-d tensor has no dim to unbind")
+        return shape_ops.Unbind.apply(self, dim=normalize_dim(dim, self.ndim, "unbind"))
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
         """At most ``chunks`` pieces of ceil(n / chunks) along ``dim``."""

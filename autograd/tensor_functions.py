@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .ops import shape
+from .ops.dims import normalize_dim
 from .tensor import Tensor, _operands, as_tensor
 
 
@@ -40,7 +41,9 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
             "stack expects each tensor to be equal size, but got "
             + ", ".join(str(tuple(t.shape)) for t in tensors)
         )
-    return cat([t.unsqueeze(dim) for t in tensors], dim)
+    first = tensors[0]
+    tensors = [first] + [_operands(first, t)[1] for t in tensors[1:]]
+    return shape.Stack.apply(*tensors, dim=normalize_dim(dim, first.ndim + 1, "stack"))
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:
@@ -74,7 +77,7 @@ _FUNCTION_FORMS = [
     "clamp", "clip", "maximum", "minimum", "pow", "sum", "mean", "var", "std", "prod", "max",
     "min", "amax", "amin", "argmax", "argmin", "logsumexp", "softmax", "log_softmax",
     "reshape", "flatten", "transpose", "permute", "unsqueeze", "squeeze", "matmul", "dot",
-    "split", "chunk", "gather", "broadcast_to", "tril", "triu", "masked_fill", "cumsum",
+    "split", "chunk", "unbind", "gather", "broadcast_to", "tril", "triu", "masked_fill", "cumsum",
     "index_select", "scatter_add", "topk", "multinomial",
 ]
 

@@ -399,3 +399,54 @@ def test_multinomial_errors_match_torch(fn, error):
         fn(ag)
     with pytest.raises(error):
         fn(torch)
+
+
+# --------------------------------------------------------------------------- unbind, split, stack
+# Multi-output ops: a recurrent layer reads its input one step at a time through
+# unbind (one node, not one slice per step whose backward fills a full-size array)
+
+
+@FAST
+@given(data=st.data(), shape=shapes(min_dims=1))
+def test_unbind_stack_split(data, shape):
+    x = data.draw(arrays(shape))
+    d = data.draw(dim(len(shape)))
+    keep = data.draw(st.lists(st.booleans(), min_size=shape[d], max_size=shape[d]))
+    if not any(keep):
+        keep[0] = True
+
+    def some_slices(m, t):  # slices left out get no gradient: zeros in backward
+        parts = t.unbind(d)
+        return m.stack([p * (i + 1) for i, p in enumerate(parts) if keep[i]], d)
+
+    check_all(some_slices, x)
+    check_all(lambda m, t: m.stack(m.unbind(t, d), 0), x)
+    check_all(lambda m, t: m.cat([p.exp() for p in t.split(2, d)[::2]], d), x)
+
+
+def test_multi_output_nodes():
+    x = ag.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    a, b = x.unbind(0)
+    assert a.grad_fn is b.grad_fn and a.grad_fn.name() == "UnbindBackward0"
+    seen = []
+    b.register_hook(lambda g: seen.append(g.tolist()))
+    b.retain_grad()
+    (a.sum() + (b * 2).sum()).backward()
+    assert seen == [[2.0, 2.0, 2.0]] and b.grad.tolist() == [2.0, 2.0, 2.0]
+    assert x.grad.tolist() == [[1, 1, 1], [2, 2, 2]]
+    assert ag.stack([a, b]).grad_fn.name() == "StackBackward0"
+    assert x.split(1, 1)[0].grad_fn.name() == "SplitBackward0"
+    # the node does not keep its outputs alive (no reference cycle through it)
+    import gc
+    import weakref
+
+    y = ag.tensor(np.ones((3, 2)), requires_grad=True)
+    parts = y.unbind(0)
+    node, ref = parts[0].grad_fn, weakref.ref(parts[1])
+    del parts
+    gc.collect()
+    assert ref() is None and node.n_outputs == 3
+    with pytest.raises(IndexError):
+        ag.tensor(1.0).unbind()
+    with pytest.raises(RuntimeError, match="split"):
+        ag.ones(4).split([5, -1])

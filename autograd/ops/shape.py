@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..function import Op, constant
+from ..function import MultiOutputOp, Op, constant
 from .dims import normalize_dim
 
 
@@ -302,6 +302,66 @@ class Cat(Op):
         shapes = ", ".join(str(tuple(x.shape)) for x in xs)
         return RuntimeError(f"cat: tensors must have the same shape except in dim {dim}, "
                             f"got shapes {shapes}")
+
+
+def _zeros(like: Any, shape: tuple) -> Any:
+    """A constant Tensor of zeros with ``like``'s dtype and array library."""
+    return constant(backend.zeros(shape, like.dtype, like=like.data))
+
+
+def _piece_shape(shape: tuple, dim: int, size: int | None) -> tuple:
+    """``shape`` with dim ``dim`` set to ``size`` (None: removed)."""
+    rest = () if size is None else (size,)
+    return (*shape[:dim], *rest, *shape[dim + 1:])
+
+
+class Split(MultiOutputOp):
+    """(z_0, ..., z_k) = consecutive pieces of x along dim, of the given sizes (views).
+    dz/dx: the pieces' gradients joined along dim (zeros for a piece that got none)"""
+
+    __slots__ = ("dim", "sizes")
+
+    def forward(self, x, dim=0, sizes=()):
+        self.dim, self.sizes = dim, tuple(sizes)
+        return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=dim))
+
+    def backward(self, grads):
+        (x,) = self.inputs
+        parts = [g if g is not None else _zeros(x, _piece_shape(x.shape, self.dim, size))
+                 for g, size in zip(grads, self.sizes)]
+        return (Cat.apply(*parts, dim=self.dim),)
+
+
+class Unbind(MultiOutputOp):
+    """(z_0, ..., z_{n-1}) = the slices of x along dim, that dim removed (views).
+    dz/dx: the slices' gradients stacked along dim (zeros for a slice that got none)"""
+
+    __slots__ = ("dim",)
+
+    def forward(self, x, dim=0):
+        self.dim = dim
+        lead = (slice(None),) * dim
+        return tuple(x[(*lead, i)] for i in range(x.shape[dim]))
+
+    def backward(self, grads):
+        (x,) = self.inputs
+        parts = [g if g is not None else _zeros(x, _piece_shape(x.shape, self.dim, None))
+                 for g in grads]
+        return (Stack.apply(*parts, dim=self.dim),)
+
+
+class Stack(Op):
+    """z = the inputs (of one shape) joined along a new dim.
+    dz/dx_k: the k-th slice of the gradient along that dim"""
+
+    __slots__ = ("dim",)
+
+    def forward(self, *xs, dim=0):
+        self.dim = dim
+        return np.stack(xs, axis=dim)
+
+    def backward(self, g):
+        return Unbind.apply(g, dim=self.dim)
 
 
 class Pad(Op):
