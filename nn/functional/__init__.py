@@ -8,6 +8,7 @@ One import line per file; files for further layer families append theirs.
 # ruff: noqa: F401  (this file re-exports)
 
 from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .attention import scaled_dot_product_attention
 from .conv import avg_pool2d, conv2d, max_pool2d
 from .dropout import dropout
 from .embedding import embedding
