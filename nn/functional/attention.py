@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 import autograd
+from autograd.function import constant
 from autograd.tensor import Tensor
 
 from .dropout import dropout as _dropout
@@ -54,8 +55,8 @@ def _apply_masks(scores: Tensor, allowed: list, additive: list) -> Tensor:
             keep = keep & mask
         scores = scores.masked_fill(~keep, _NEG_INF)
     for mask in additive:
-        scores = scores + (mask if isinstance(mask, Tensor) else Tensor._make(
-            mask.astype(scores.dtype, copy=False), None))
+        scores = scores + (mask if isinstance(mask, Tensor) else constant(
+            mask.astype(scores.dtype, copy=False)))
     return scores
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd.function import constant
 from autograd.tensor import Tensor
 
 from .. import init
@@ -19,7 +20,7 @@ from .linear import Linear
 
 
 def _parameter(shape: tuple, dtype: Any) -> Parameter:
-    return Parameter(Tensor._make(np.empty(shape, np.dtype(dtype or np.float32)), None))
+    return Parameter(constant(np.empty(shape, np.dtype(dtype or np.float32))))
 
 
 class MultiheadAttention(Module):
