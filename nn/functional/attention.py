@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 import autograd
+from autograd import backend
 from autograd.function import constant
 from autograd.tensor import Tensor
 
@@ -29,17 +30,20 @@ from .linear import linear
 _NEG_INF = float("-inf")
 
 
-def causal_mask(target: int, source: int) -> np.ndarray:
-    """(target, source) bool array, True where query i may look at key j (j ≤ i)."""
-    return np.tril(np.ones((target, source), dtype=bool))
+def causal_mask(target: int, source: int, like: Any = None) -> Any:
+    """(target, source) bool array, True where query i may look at key j (j ≤ i), on
+    the device of the array ``like``."""
+    return np.tril(backend.ones((target, source), bool, like=like))
 
 
-def _mask_array(mask: Any, name: str) -> Any:
+def _mask_array(mask: Any, name: str, like: Any) -> Any:
+    """``mask`` as an array on the device of ``like`` (a Tensor that needs a gradient
+    stays a Tensor)."""
     if isinstance(mask, Tensor):
         if mask.requires_grad:
             return mask
         mask = mask.data
-    mask = np.asarray(mask)
+    mask = backend.asarray(mask, like=like)
     if mask.dtype != bool and mask.dtype.kind != "f":
         raise TypeError(f"{name}: only bool and floating types of masks are supported, got "
                         f"{mask.dtype}")
@@ -121,9 +125,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         if attn_mask is not None:
             raise RuntimeError("scaled_dot_product_attention: Explicit attn_mask should not be "
                                "set when is_causal=True")
-        allowed.append(causal_mask(target, source))
+        allowed.append(causal_mask(target, source, like=query.data))
     if attn_mask is not None:
-        mask = _mask_array(attn_mask, "scaled_dot_product_attention")
+        mask = _mask_array(attn_mask, "scaled_dot_product_attention", query.data)
         (allowed if mask.dtype == bool else additive).append(mask)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     out, _ = attention(query, key, value, allowed, additive, dropout_p, True, scale,
@@ -175,11 +179,11 @@ def multi_head_attention(query: Tensor, key: Tensor, value: Tensor, num_heads: i
     allowed, additive = [], []
     causal = attn_mask is None and is_causal
     if causal:  # ours: PyTorch requires the mask with the hint
-        allowed.append(causal_mask(target, source))
+        allowed.append(causal_mask(target, source, like=q.data))
     for mask, kind in ((attn_mask, "attn_mask"), (key_padding_mask, "key_padding_mask")):
         if mask is None:
             continue
-        mask = _mask_array(mask, "multi_head_attention")
+        mask = _mask_array(mask, "multi_head_attention", q.data)
         if extra:
             mask = _pad_columns(mask, extra)
         if kind == "attn_mask":

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd import backend
 from autograd.function import constant
 from autograd.tensor import Tensor
 
@@ -20,7 +21,7 @@ from .linear import Linear
 
 
 def _parameter(shape: tuple, dtype: Any) -> Parameter:
-    return Parameter(constant(np.empty(shape, np.dtype(dtype or np.float32))))
+    return Parameter(constant(backend.empty(shape, np.dtype(dtype or np.float32))))
 
 
 class MultiheadAttention(Module):
@@ -112,7 +113,8 @@ class MultiheadAttention(Module):
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
             if key_padding_mask is not None:
                 key_padding_mask = key_padding_mask.reshape(1, -1) if isinstance(
-                    key_padding_mask, Tensor) else np.asarray(key_padding_mask).reshape(1, -1)
+                    key_padding_mask, Tensor) else backend.asarray(
+                        key_padding_mask, like=query.data).reshape(1, -1)
         if not self.batch_first or not batched:  # (L, N, E) -> (N, L, E)
             query = query.transpose(0, 1)
             key = query if self_attention else key.transpose(0, 1)

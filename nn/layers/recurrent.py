@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 import autograd
+from autograd import backend
 from autograd.function import constant
 from autograd.tensor import Tensor
 
@@ -81,7 +82,7 @@ def _check_sizes(name: str, input_size: int, hidden_size: int) -> None:
 
 
 def _new_parameter(shape: tuple, dtype: Any) -> Parameter:
-    return Parameter(constant(np.empty(shape, np.dtype(dtype or np.float32))))
+    return Parameter(constant(backend.empty(shape, np.dtype(dtype or np.float32))))
 
 
 def _check_input(name: str, input: Tensor, input_size: int, dims: tuple, dtype: Any) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd import backend
 from autograd.tensor import Tensor
 
 from ..containers import ModuleList
@@ -111,7 +112,7 @@ def _detect_is_causal_mask(mask: Any, is_causal: bool | None, size: int) -> bool
         return bool(is_causal)
     if mask is None:
         return False
-    array = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    array = backend.to_host(backend.asarray(mask.data if isinstance(mask, Tensor) else mask))
     if array.shape != (size, size):
         return False
     above = ~causal_mask(size, size)
