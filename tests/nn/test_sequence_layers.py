@@ -303,23 +303,24 @@ def test_truncated_bptt_memory_stays_flat():
         assert gc.collect() == 0  # nothing was left for the cycle collector
     finally:
         gc.enable()
+    def measure() -> tracemalloc.Snapshot:
+        gc.collect()
+        return tracemalloc.take_snapshot()
+
     tracemalloc.start()
     try:
         for _ in range(500):
             state = chunk(state)
-        gc.collect()
-        current_500, peak_500 = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
+        after_500 = measure()
         for _ in range(500):
             state = chunk(state)
-        gc.collect()
-        current_1000, peak_1000 = tracemalloc.get_traced_memory()
+        after_1000 = measure()
     finally:
         tracemalloc.stop()
     assert state[0].grad_fn is None
+    growth = after_1000.compare_to(after_500, "lineno")
     # a leak of one small array per chunk would add > 50 KB over 500 chunks
-    assert current_1000 - current_500 < 8 * 1024, (current_500, current_1000)
-    assert peak_1000 - peak_500 < 8 * 1024, (peak_500, peak_1000)
+    assert sum(stat.size_diff for stat in growth) < 8 * 1024, [str(s) for s in growth[:5]]
 
 
 # --------------------------------------------------------------------------- attention
