@@ -16,7 +16,7 @@ with whatever array a tensor holds:
   :func:`asarray`, :func:`scalar`.
 - **Moves**: :func:`device_of`, :func:`to_device`, :func:`to_host`.
 - **Kernels that differ between libraries**: :func:`scatter_add` (``np.add.at``
-  vs CuPy's), :func:`erf`, and the random draws in :mod:`autograd.backend.random`.
+  vs CuPy's), :func:`erf`, :func:`sigmoid`, and the random draws in :mod:`autograd.backend.random`.
   (The strided windows of conv/pool are plain slicing, which every library has;
   only their buffers are made here.)
 
@@ -346,6 +346,12 @@ def erf(x: Any) -> Any:
     """The error function, elementwise, in ``x``'s dtype (numpy has none: scipy's
     on the CPU when installed, else an exact but slow per-element ``math.erf``)."""
     return library_of(x).erf(x)
+
+
+def sigmoid(x: Any) -> Any:
+    """σ(x) = 1 / (1 + e^-x), elementwise, stable for large |x|, in ``x``'s dtype
+    (scipy's one-pass ``expit`` on the CPU when installed)."""
+    return library_of(x).sigmoid(x)
 
 
 def synchronize(device: Any = None) -> None:

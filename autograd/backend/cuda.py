@@ -91,6 +91,9 @@ class CupyLibrary(Library):
     def erf(self, x: Any) -> Any:
         return self.cupyx.scipy.special.erf(x).astype(x.dtype, copy=False)
 
+    def sigmoid(self, x: Any) -> Any:
+        return self.cupyx.scipy.special.expit(x).astype(x.dtype, copy=False)
+
     def synchronize(self, index: int | None) -> None:
         self.cupy.cuda.Device(index).synchronize()
 

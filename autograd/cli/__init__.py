@@ -12,10 +12,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import data_parallel, graph, train
+from . import data_parallel, graph, sample, train
 from .errors import INTERRUPTED, USAGE, OneLineParser, UsageError
 
-COMMANDS = {"train": train, "graph": graph}
+COMMANDS = {"train": train, "sample": sample, "graph": graph}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""``chaingrad train``: train a small network on the bundled 8x8 digits.
+"""``chaingrad train``: train a small network on the bundled 8x8 digits
+(``--task lm``: a character-level language model instead, see ``lm.py``).
 
 The default recipe: standardise the 64 pixels with the training set's mean and
 standard deviation (kept in the model as buffers, so the checkpoint carries
@@ -21,29 +22,28 @@ import argparse
 import contextlib
 import json
 import math
-import os
-import signal
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from autograd.allocator import tune_unless_disabled
 
-from . import data_parallel
+from . import common, data_parallel, lm
+from .common import (
+    INSTALL,
+    OPTIMIZERS,
+    StopOnInterrupt,
+    build_optimizer,
+    check_writable_folder,
+    replacing,
+)
 from .errors import INTERRUPTED, UsageError
 
-OPTIMIZERS = {
-    # name: (class name in optim, default lr, extra options)
-    "sgd": ("SGD", 0.1, {}),
-    "momentum": ("SGD", 0.05, {"momentum": 0.9}),
-    "nesterov": ("SGD", 0.05, {"momentum": 0.9, "nesterov": True}),
-    "adagrad": ("Adagrad", 0.05, {}),
-    "rmsprop": ("RMSprop", 1e-3, {}),
-    "adam": ("Adam", 3e-3, {}),
-    "adamw": ("AdamW", 3e-3, {}),
+#: each task's models (the first is its default), default optimizer and output folder
+TASKS = {
+    "digits": (("mlp", "cnn"), "adam", Path("runs/digits")),
+    "lm": (lm.MODELS, "adamw", Path("runs/lm")),
 }
 
 
@@ -51,23 +51,27 @@ OPTIMIZERS = {
 DEFAULTS = {"model": "mlp", "optimizer": "adam", "lr": None, "batch_size": 32, "epochs": 60,
             "hidden": 128, "seed": 0, "scheduler": "none"}
 RESUMED = ("model", "optimizer", "lr", "batch_size", "hidden", "seed", "scheduler")
-INSTALL = 'pip install "chaingrad[train]"'
 CHECKPOINT_FORMAT = "chaingrad.train"
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "train",
-        help="train an MLP or a small CNN on the 8x8 handwritten digits",
+        help="train an MLP or a small CNN on the 8x8 handwritten digits, or (--task lm) a "
+        "character-level language model",
         description="Train an MLP (default) or a small CNN on scikit-learn's 8x8 handwritten "
         "digits (80/20 split), printing the train loss and test accuracy per epoch, then "
-        "write the checkpoint, a loss/accuracy curve and a metrics JSON to --out.",
+        "write the checkpoint, a loss/accuracy curve and a metrics JSON to --out. With "
+        "--task lm: a small Transformer (default) or LSTM language model on Python's help "
+        "topics, printing train and validation loss in nats per character.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", choices=["mlp", "cnn"], default=DEFAULTS["model"],
-                   help="network to train")
-    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=DEFAULTS["optimizer"],
-                   help="gradient-descent variant")
+    p.add_argument("--task", choices=sorted(TASKS), default="digits", help="what to train")
+    p.add_argument("--model", choices=[m for models, _, _ in TASKS.values() for m in models],
+                   default=None, help="network to train (default: mlp for digits, "
+                   "transformer for lm)")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=None,
+                   help="gradient-descent variant (default: adam for digits, adamw for lm)")
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"],
                    help="learning rate (default: a tuned value per optimizer)")
     p.add_argument("--scheduler", choices=["none", "cosine"], default=DEFAULTS["scheduler"],
@@ -80,9 +84,9 @@ def add_parser(sub: Any) -> None:
                    help="hidden units of the MLP")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"],
                    help="seed for initialisation and shuffling (the data split is fixed)")
-    p.add_argument("--out", type=Path, default=Path("runs/digits"),
-                   help="folder for checkpoint, curves and metrics (with --resume: the "
-                   "checkpoint's folder unless given)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for checkpoint, curves and metrics (default: runs/<task>; "
+                   "with --resume: the checkpoint's folder)")
     p.add_argument("--resume", type=Path, default=None, metavar="CHECKPOINT",
                    help="continue the run saved in CHECKPOINT (e.g. after Ctrl-C) with its "
                    "model, optimizer, schedule, epoch and random state")
@@ -93,6 +97,22 @@ def add_parser(sub: Any) -> None:
                    help="trace the training step on its first calls and replay it as a flat "
                    "program of array calls (autograd.compile; same results)")
     data_parallel.add_arguments(p)
+    lm.add_arguments(p)
+
+
+def task_defaults(args: argparse.Namespace) -> None:
+    """Fill in the options whose default depends on ``--task``; refuse a model of
+    another task."""
+    models, optimizer, out = TASKS[args.task]
+    if args.model is None:
+        args.model = models[0]
+    elif args.model not in models:
+        raise UsageError(f"--model {args.model} is not a model of --task {args.task} "
+                         f"(choose from {', '.join(models)})")
+    if args.optimizer is None:
+        args.optimizer = optimizer
+    if args.out is None:
+        args.out = args.resume.parent if args.resume is not None else out
 
 
 # --------------------------------------------------------------------------- validation
@@ -128,18 +148,6 @@ def require_dependencies() -> None:
                          f"{INSTALL} (or pip install scikit-learn)") from None
 
 
-def check_writable_folder(out: Path) -> None:
-    """``out`` is (or can be made) a folder we can write files into."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as err:
-        raise UsageError(f"--out {out} is not a writable folder ({err.strerror})") from None
-
-
 # --------------------------------------------------------------------------- model
 
 
@@ -173,13 +181,6 @@ def build_model(kind: str, hidden: int, features: Any) -> Any:
         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(32 * 2 * 2, 10),
     )
-
-
-def build_optimizer(name: str, params: Any, lr: float | None) -> Any:
-    import optim
-
-    cls_name, default_lr, options = OPTIMIZERS[name]
-    return getattr(optim, cls_name)(params, lr=default_lr if lr is None else lr, **options)
 
 
 def evaluate(model: Any, loader: Any) -> float:
@@ -234,8 +235,6 @@ def adopt_checkpoint_options(args: argparse.Namespace, checkpoint: dict) -> None
         raise UsageError(f"--resume {path}: the run has already trained {done} of "
                          f"{args.epochs} epochs; pass --epochs N with N > {done} to train "
                          "further")
-    if args.out == Path("runs/digits"):  # the default: write next to the checkpoint
-        args.out = path.parent
 
 
 def training_state(args: argparse.Namespace, parts: dict, progress: dict) -> dict:
@@ -267,38 +266,6 @@ def restore(parts: dict, checkpoint: dict) -> dict:
     progress = dict(checkpoint["progress"])
     default_generator().bit_generator.state = progress.pop("rng")
     return progress
-
-
-# --------------------------------------------------------------------------- Ctrl-C
-
-
-class StopOnInterrupt:
-    """While training: the first Ctrl-C (SIGINT) asks the loop to stop after the
-    step it is in (a step is never cut in half, so what is saved is consistent);
-    a second one stops at once. The previous handler comes back on exit. Nothing
-    is installed outside the main thread or where SIGINT is ignored."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.requested = False
-        self.enabled = enabled
-        self._previous: Any = None
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self) -> StopOnInterrupt:
-        if self.enabled and threading.current_thread() is threading.main_thread():
-            previous = signal.getsignal(signal.SIGINT)
-            if previous is not signal.SIG_IGN:
-                self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
 
 
 # --------------------------------------------------------------------------- the run
@@ -412,11 +379,9 @@ def train_epochs(args: argparse.Namespace, parts: dict, progress: dict, stop: An
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from tqdm import tqdm
-    except ImportError:  # the progress bar is a nicety, not a requirement
-        tqdm = None
-
+    task_defaults(args)
+    if args.task == "lm":
+        return lm.run(args)
     checkpoint = validate(args)
     world = data_parallel.setup(args)  # under mpirun: this rank's part; alone: all of it
     tune_unless_disabled()  # keep freed memory for reuse (autograd/allocator.py)
@@ -436,10 +401,8 @@ def run(args: argparse.Namespace) -> int:
              if checkpoint is not None else ""))
     if world.size > 1:
         print(world.describe(args.batch_size))
-    bar = None
-    if tqdm is not None and not args.no_progress:
-        bar = tqdm(total=args.epochs * steps, initial=progress["epoch"] * steps
-                   + progress["step"], unit="step", leave=False)
+    bar = common.progress_bar(args.epochs * steps, args.no_progress,
+                              initial=progress["epoch"] * steps + progress["step"])
     report = bar.write if bar is not None else print
     start = time.perf_counter()
     try:
@@ -506,30 +469,9 @@ def save_progress(args: argparse.Namespace, parts: dict, progress: dict) -> tupl
     return checkpoint, metrics
 
 
-@contextlib.contextmanager
-def replacing(path: Path) -> Any:
-    """Yield a temporary path next to ``path``; on success it replaces ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    # created as open() would create it (mode 0o666 less the umask), not mkstemp's 0o600
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 def plot_curves(path: Path, history: dict) -> Path | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print(f"matplotlib is not installed: no curves.png ({INSTALL})")
-        return None
-    if not history["epoch"]:
+    plt = common.pyplot()
+    if plt is None or not history["epoch"]:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     left.plot(history["epoch"], history["train_loss"], color="#0072B2")
@@ -540,10 +482,7 @@ def plot_curves(path: Path, history: dict) -> Path | None:
     for ax in (left, right):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    with replacing(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    return path
+    return common.save_figure(fig, path)
 
 
 def draw_graph(out: Path, model: Any, loss_fn: Any, dataset: Any) -> Path:

@@ -2,7 +2,9 @@
 
 * :func:`digits`: the 8x8 handwritten digits that scikit-learn ships (real data);
 * :func:`moons`, :func:`spirals`: two-dimensional classification toys;
-* :func:`linear`: the linear-regression data of the gradient-descent examples.
+* :func:`linear`: the linear-regression data of the gradient-descent examples;
+* :func:`text`: a character-level corpus of English prose that Python ships (its
+  help topics), for language models.
 
 Everything is deterministic given ``seed``: features are float32, class labels
 int64, as ``nn.CrossEntropyLoss`` expects.
@@ -10,10 +12,14 @@ int64, as ``nn.CrossEntropyLoss`` expects.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import numpy as np
 
 from ..function import constant
-from .dataset import TensorDataset
+from ..tensor import Tensor
+from .dataset import Dataset, TensorDataset
 
 
 def _dataset(x: np.ndarray, y: np.ndarray) -> TensorDataset:
@@ -120,3 +126,98 @@ def linear(
     x = 2 * rng.random((n, 1))
     y = b + w * x + noise * rng.standard_normal((n, 1))
     return _dataset(x.astype(np.float32), y.astype(np.float32))
+
+
+# --------------------------------------------------------------------------- text
+
+#: The share of the corpus (its first characters) that ``text(split="train")`` holds.
+TRAIN_FRACTION = 0.9
+
+
+@functools.lru_cache(maxsize=1)
+def help_topics() -> str:
+    """The text of the help topics behind ``help("if")``, ``help("FORMATTING")``...
+    (the standard library's ``pydoc_data.topics``), joined in sorted topic order with
+    a newline between topics. English prose with Python code in it, about 465,000
+    characters on Python 3.11; the exact text varies a little between Python versions."""
+    try:
+        from pydoc_data.topics import topics
+    except ImportError as err:  # some Linux distributions split it into another package
+        raise ImportError("text(): this Python has no pydoc_data module (the help topics); "
+                          "install your distribution's full Python standard library") from err
+    return "\n".join(topics[name] for name in sorted(topics))
+
+
+class TextDataset(Dataset):
+    """Overlapping windows of a character-level corpus, for next-character prediction.
+
+    Sample ``i`` is ``(x, y)``: ``x`` the ``block_size`` character ids from position
+    ``i``, ``y`` the same window one character later (the target at every
+    position is the next character). ``vocab`` is the string of all characters
+    (id ``k`` is ``vocab[k]``); ``encode`` and ``decode`` map between text and ids;
+    ``data`` holds the whole split as one int64 Tensor.
+    """
+
+    def __init__(self, text: str, vocab: str, block_size: int, split: str) -> None:
+        self.vocab = vocab
+        self.vocab_size = len(vocab)
+        self.block_size = block_size
+        self.split = split
+        self._index = {c: i for i, c in enumerate(vocab)}
+        self.data = constant(np.array(self.encode(text), dtype=np.int64))
+
+    def encode(self, text: str) -> list[int]:
+        """The id of each character of ``text``."""
+        try:
+            return [self._index[c] for c in text]
+        except KeyError as err:
+            raise ValueError(f"encode: character {err.args[0]!r} is not in the vocabulary "
+                             f"of {self.vocab_size} characters") from None
+
+    def decode(self, ids: Any) -> str:
+        """The text of a sequence of ids (a list, an array or an integer Tensor)."""
+        if isinstance(ids, Tensor):
+            ids = ids.data
+        flat = np.asarray(ids).reshape(-1)
+        if flat.size and (flat.dtype.kind not in "iu" or flat.min() < 0
+                          or flat.max() >= self.vocab_size):
+            raise ValueError(f"decode: ids must be integers in [0, {self.vocab_size}), got "
+                             f"{flat.dtype} values in [{flat.min()}, {flat.max()}]")
+        return "".join(self.vocab[i] for i in flat.tolist())
+
+    def __len__(self) -> int:
+        return max(len(self.data) - self.block_size, 0)
+
+    def __getitem__(self, index: Any) -> tuple:
+        n = len(self)
+        i = int(index)
+        if not -n <= i < n:
+            raise IndexError(f"TextDataset: index {index} is out of range for {n} windows")
+        i %= n
+        ids = self.data.data
+        return constant(ids[i:i + self.block_size]), constant(ids[i + 1:i + 1 + self.block_size])
+
+    def __repr__(self) -> str:
+        return (f"TextDataset(split={self.split!r}, {len(self.data)} characters, "
+                f"vocab_size={self.vocab_size}, block_size={self.block_size})")
+
+
+def text(block_size: int = 64, split: str = "train") -> TextDataset:
+    """Python's help topics as a character-level corpus (see :func:`help_topics`).
+
+    The first 90% of the characters are ``split="train"``, the last 10% ``"val"``
+    (a fixed cut, so both splits are the same on every call); the vocabulary is
+    every character of the whole corpus (103 on Python 3.11), sorted, so both
+    splits share it. Each sample is a window of ``block_size`` ids and its
+    next-character targets (:class:`TextDataset`).
+    """
+    _check_count("text", block_size=block_size)
+    if split not in ("train", "val"):
+        raise ValueError(f"text: split must be 'train' or 'val', got {split!r}")
+    corpus = help_topics()
+    cut = int(len(corpus) * TRAIN_FRACTION)
+    part = corpus[:cut] if split == "train" else corpus[cut:]
+    if block_size >= len(part):
+        raise ValueError(f"text: block_size {block_size} must be smaller than the "
+                         f"{split} split ({len(part)} characters)")
+    return TextDataset(part, "".join(sorted(set(corpus))), block_size, split)

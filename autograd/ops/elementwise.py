@@ -290,9 +290,7 @@ class SigmoidOp(Op):
     __slots__ = ()
 
     def forward(self, a):
-        # e^-|a| never overflows; the two branches are the same function
-        e = np.exp(-np.abs(a))
-        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        out = backend.sigmoid(a)  # stable for large |a| (e^-|a| never overflows)
         self.saved = (out,)
         return out
 

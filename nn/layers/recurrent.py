@@ -28,6 +28,7 @@ import numpy as np
 import autograd
 from autograd import backend
 from autograd.function import constant
+from autograd.ops.recurrent import LSTMCellOp
 from autograd.tensor import Tensor
 
 from .. import init
@@ -49,7 +50,16 @@ def rnn_step(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None,
 def lstm_step(xp: Tensor, h: Tensor, c: Tensor, w_hh: Tensor,
               b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
     """i, f, g, o = σ, σ, tanh, σ of (xp + h Wₕₕᵀ + bₕₕ) in four equal parts;
-    c' = f ⊙ c + i ⊙ g,  h' = o ⊙ tanh(c')."""
+    c' = f ⊙ c + i ⊙ g,  h' = o ⊙ tanh(c'). The pointwise part is one fused node
+    (``autograd/ops/recurrent.py`` says why); :func:`lstm_step_composed` is the
+    same step from elementary ops."""
+    return LSTMCellOp.apply(xp, linear(h, w_hh, b_hh), c)
+
+
+def lstm_step_composed(xp: Tensor, h: Tensor, c: Tensor, w_hh: Tensor,
+                       b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    """:func:`lstm_step` written with elementary ops (13 nodes instead of one): the
+    definition the fused node is tested against, and the one to draw or step."""
     i, f, g, o = (xp + linear(h, w_hh, b_hh)).chunk(4, -1)
     c = f.sigmoid() * c + i.sigmoid() * g.tanh()
     return o.sigmoid() * c.tanh(), c
@@ -369,6 +379,8 @@ class RNNBase(Module):
         """One layer in one direction over the sequence ``x`` (L, N, in): the
         stacked hidden states (L, N, H) and the final state(s)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+        if b_ih is not None and self.mode != "GRU":  # both biases added once, up front
+            b_ih, b_hh = b_ih + b_hh, None  # (the GRU's bₕₙ sits inside r ⊙ (...))
         steps = linear(x, w_ih, b_ih).unbind(0)
         if direction:
             steps = steps[::-1]

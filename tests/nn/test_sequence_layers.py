@@ -174,6 +174,37 @@ def test_cell_steps_equal_the_layer():
     np.testing.assert_allclose(c_n[0].data, c.data, **TOL)
 
 
+def test_fused_lstm_step_equals_its_composition():
+    """The one-node LSTM step (autograd/ops/recurrent.py) against the same step from
+    elementary ops: values, gradients of every input, second derivatives (its rule
+    differentiated again), and gradcheck of the node and of its gradient."""
+    from nn.layers.recurrent import lstm_step, lstm_step_composed
+
+    def inputs():
+        gen = np.random.default_rng(7)
+        return [ag.tensor(gen.standard_normal(s) * 2, requires_grad=True)
+                for s in ((3, 8), (3, 2), (3, 2), (8, 2), (8,))]
+
+    results = []
+    for step in (lstm_step, lstm_step_composed):
+        xp, h, c, w, b = inputs()
+        h2, c2 = step(xp, h, c, w, b)
+        loss = (h2 * ag.tensor(np.arange(6.0).reshape(3, 2))).sum() + (c2 * c2).sum()
+        grads = ag.grad(loss, [xp, h, c, w, b], create_graph=True)
+        second = ag.grad(sum((g * g).sum() for g in grads), [xp, h, c, w, b])
+        results.append([t.data for t in (h2, c2, *grads, *second)])
+    for fused, composed in zip(*results):
+        np.testing.assert_allclose(fused, composed, **TOL)
+    xp, h, c, w, b = inputs()
+    assert ag.gradcheck(lambda *t: lstm_step(*t), [xp, h, c, w, b])
+    assert ag.gradcheck(lambda x, cc: ag.grad((lstm_step(x, h, cc, w, b)[0] ** 2).sum()
+                                              + lstm_step(x, h, cc, w, b)[1].sum(),
+                                              [x, cc], create_graph=True), [xp, c])
+    only_c = lstm_step(xp, h, c, w, b)[1].sum()  # h' unused: its gradient is None
+    only_c.backward()
+    assert xp.grad is not None and c.grad is not None
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_recurrent_gradcheck(mode):
     ag.manual_seed(0)
