@@ -133,3 +133,48 @@ def test_linear_shapes_and_line():
 def test_linear_other_line_without_noise():
     x, y = _arrays(datasets.linear(n=30, w=2, b=3, noise=0.0))
     np.testing.assert_allclose(y, 2 * x + 3, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- text
+def test_text_splits_vocab_and_windows():
+    train, val = datasets.text(16, "train"), datasets.text(16, "val")
+    corpus = datasets.help_topics()
+    assert train.vocab == val.vocab == "".join(sorted(set(corpus)))
+    assert len(train.data) + len(val.data) == len(corpus)
+    assert len(train.data) == int(0.9 * len(corpus))
+    assert train.decode(train.data) + val.decode(val.data) == corpus  # the 90/10 cut
+    assert len(train) == len(train.data) - 16
+    x, y = train[5]
+    assert x.dtype == np.int64 and x.shape == y.shape == (16,)
+    assert np.array_equal(x.data[1:], y.data[:-1])  # y is x one character later
+    assert train.decode(x) == corpus[5:21] and train.decode(y) == corpus[6:22]
+    assert val.decode(val[-1][1]) == corpus[-16:]
+    assert np.array_equal(datasets.text(16).data.data, train.data.data)  # deterministic
+
+
+def test_text_encode_decode_and_errors():
+    ds = datasets.text(8)
+    text = "def f(x):\n    return x ** 2  # square"
+    assert ds.decode(ds.encode(text)) == text
+    assert ds.decode(np.array(ds.encode("abc"))) == "abc"
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        ds.encode("caf\u00e9\u00e8")
+    with pytest.raises(ValueError, match="decode"):
+        ds.decode([0, ds.vocab_size])
+    with pytest.raises(ValueError, match="split"):
+        datasets.text(8, "test")
+    with pytest.raises(ValueError, match="block_size"):
+        datasets.text(0)
+    with pytest.raises(ValueError, match="block_size"):
+        datasets.text(10**6, "val")
+    with pytest.raises(IndexError):
+        ds[len(ds)]
+
+
+def test_text_batches_through_a_dataloader():
+    from autograd.data import DataLoader
+
+    ds = datasets.text(12)
+    x, y = next(iter(DataLoader(ds, batch_size=4, shuffle=True, seed=0)))
+    assert x.shape == y.shape == (4, 12) and x.dtype == np.int64
+    assert np.array_equal(x.data[:, 1:], y.data[:, :-1])
