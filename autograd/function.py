@@ -209,19 +209,19 @@ class MultiOutputOp(Op):
 
     @classmethod
     def apply(cls, *inputs: Any, **attrs: Any) -> tuple:
-        node = cls.__new__(cls)
+        node = _new(cls)
         node.saved = None
         try:
             outs = node.forward(*[t.data for t in inputs], **attrs)
         except (ValueError, TypeError) as err:
             raise cls.explain(err, *inputs, **attrs) from None
         if _mode.enabled:
-            needs = tuple([t.requires_grad for t in inputs])
+            needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
                 node.inputs = inputs
                 node.needs_input_grad = needs
                 node.epoch = engine._epoch[0]
-                node.hooks = None
+                node.hooks = node._mark = None
                 node.n_outputs = len(outs)
                 results = tuple([_Tensor._make(out, node) for out in outs])
                 # weak, as in FunctionCtx: the node must not keep its outputs alive

@@ -91,10 +91,10 @@ def test_sample_command(trained, capsys):
                             "--seed", "2")
     top1 = sample("--prompt", "the ", "--tokens", "30", "--top-k", "1", "--seed", "5")
     assert top1 == greedy  # k = 1 leaves only the likeliest character
-    with pytest.raises(SystemExit, match="vocabulary"):
-        main(["sample", "--checkpoint", checkpoint, "--prompt", "\u00e9t\u00e9"])
-    with pytest.raises(SystemExit, match="no checkpoint"):
-        main(["sample", "--checkpoint", str(out / "missing.npz")])
+    assert main(["sample", "--checkpoint", checkpoint, "--prompt", "\u00e9t\u00e9"]) == 2
+    assert "outside the model's vocabulary" in capsys.readouterr().err
+    assert main(["sample", "--checkpoint", str(out / "missing.npz")]) == 2
+    assert capsys.readouterr().err.startswith("chaingrad sample: error: no checkpoint at")
 
 
 def test_lstm_model_trains_and_samples(tmp_path, capsys):
@@ -113,15 +113,64 @@ def test_lstm_model_trains_and_samples(tmp_path, capsys):
     (["--d-model", "30", "--heads", "4"], "divisible"),
     (["--steps", "0"], "--steps"),
     (["--dropout", "1.0"], "--dropout"),
+    (["--lr", "-1"], "--lr"),
+    (["--graph"], "--graph"),
 ])
-def test_bad_arguments(tmp_path, args, message):
-    with pytest.raises(SystemExit, match=message):
-        main(["train", "--task", "lm", "--out", str(tmp_path), "--no-progress", *args])
+def test_bad_arguments_are_one_line(tmp_path, capsys, args, message):
+    assert main(["train", "--task", "lm", "--out", str(tmp_path / "x"), "--no-progress",
+                 *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chaingrad train: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "x").exists()  # refused before anything was written
 
 
-def test_digits_task_refuses_lm_models(tmp_path):
-    with pytest.raises(SystemExit, match="not a model of --task digits"):
-        main(["train", "--model", "lstm", "--out", str(tmp_path)])
+def test_digits_task_refuses_lm_models(tmp_path, capsys):
+    assert main(["train", "--model", "lstm", "--out", str(tmp_path)]) == 2
+    assert "not a model of --task digits" in capsys.readouterr().err
+
+
+def test_ctrl_c_saves_progress_and_resume_ends_where_an_uninterrupted_run_does(
+        tmp_path, monkeypatch, capsys):
+    """A real SIGINT at step 10 of 40; then --resume: the same history, to the bit,
+    as one uninterrupted run (data order, dropout and optimizer state restored)."""
+    import os
+    import signal
+
+    run = ["train", "--task", "lm", "--model", "lstm", "--steps", "40", "--eval-every", "10",
+           "--dropout", "0.2", "--layers", "2", *SMALL]
+    assert main([*run, "--out", str(tmp_path / "straight")]) == 0
+    straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+
+    evaluate = lm.evaluate
+
+    def interrupt_once(model, batches):
+        monkeypatch.setattr(lm, "evaluate", evaluate)
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: the step finishes, then it stops
+        return evaluate(model, batches)
+
+    monkeypatch.setattr(lm, "evaluate", interrupt_once)
+    out = tmp_path / "interrupted"
+    assert main([*run, "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted at step 10 of 40" in err
+    assert f"--resume {out / 'checkpoint.npz'}" in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["finished"] is False and metrics["steps_done"] == 10
+    assert main(["train", "--task", "lm", "--resume", str(out / "checkpoint.npz"),
+                 "--no-progress"]) == 0
+    assert "from step 10" in capsys.readouterr().out
+    resumed = json.loads((out / "metrics.json").read_text())
+    for key in ("step", "train_loss", "val_loss", "lr"):
+        assert resumed["history"][key] == straight["history"][key]
+    assert resumed["sample"] == straight["sample"]
+    # a finished run continues with a larger --steps, and refuses other changes
+    assert main(["train", "--task", "lm", "--resume", str(out / "checkpoint.npz"),
+                 "--d-model", "32", "--no-progress"]) == 2
+    assert "trained with --d-model 64, not 32" in capsys.readouterr().err
+    assert main(["train", "--task", "lm", "--resume", str(out / "checkpoint.npz"),
+                 "--no-progress"]) == 2
+    assert "already trained 40 of 40 steps" in capsys.readouterr().err
 
 
 def test_lr_schedule():
