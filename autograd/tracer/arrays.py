@@ -24,6 +24,7 @@ numpy array that is neither the trace's own nor a Tensor's.
 
 from __future__ import annotations
 
+import functools
 import operator
 import sys
 import threading
@@ -98,12 +99,13 @@ class Call:
     and changing ``writes`` in place; ``label`` says who made it (an op's forward, a
     node's backward rule, a line of the step)."""
 
-    __slots__ = ("fn", "args", "kwargs", "outputs", "writes", "kind", "label")
+    __slots__ = ("fn", "args", "kwargs", "outputs", "writes", "kind", "label", "fast")
 
     def __init__(self, fn: Any, args: tuple, kwargs: dict | None, outputs: tuple,
                  writes: tuple, kind: str, label: Any) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.outputs, self.writes, self.kind, self.label = outputs, writes, kind, label
+        self.fast = _refill(fn, args, kwargs) if fn is _fill_into else None
 
 
 _state = threading.local()
@@ -267,6 +269,32 @@ def _where() -> str:
 def _fill_into(out: Any, fn: Any, *args: Any, **kwargs: Any) -> None:
     """``out[...] = fn(*args, **kwargs)``: a call without ``out=``, into its buffer."""
     np.copyto(out, fn(*args, **kwargs), casting="unsafe")
+
+
+_FILLS = {np.zeros: 0, np.ones: 1}
+
+
+def _refill(fn: Any, args: tuple, kwargs: dict | None) -> Any:
+    """For a fill whose call would allocate a new array every replay, the same
+    values written straight into the buffer (None: no such shortcut)."""
+    out, inner, rest = args[0], args[1], args[2:]
+    if inner in _FILLS:
+        return functools.partial(out.fill, _FILLS[inner])
+    if inner is np.full and len(rest) >= 2:
+        return functools.partial(out.fill, rest[1])
+    if getattr(inner, "__objclass__", None) is not _ndarray or not out.flags.c_contiguous:
+        return None
+    name, source, options = inner.__name__, rest[0], rest[1:]
+    if kwargs or source.size != out.size:
+        return None
+    if name == "astype" and len(options) == 1 and out.shape == source.shape:
+        return functools.partial(np.copyto, out, source, casting="unsafe")
+    if name == "copy" and options in ((), ("C",), ("K",)) and out.shape == source.shape:
+        return functools.partial(np.copyto, out, source)
+    if (name == "reshape" and options) or (name in ("ravel", "flatten") and not options):
+        # C order: the values of ``source`` read row by row, into the contiguous buffer
+        return functools.partial(np.copyto, out.reshape(source.shape), source)
+    return None
 
 
 def _fill_many(outs: tuple, fn: Any, *args: Any, **kwargs: Any) -> None:

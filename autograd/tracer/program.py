@@ -71,6 +71,8 @@ class Program:
 
 
 def _bind(call: Call) -> Any:
+    if call.fast is not None:  # the same values without a new array (see arrays._refill)
+        return call.fast
     if call.kwargs:
         return functools.partial(call.fn, *call.args, **call.kwargs)
     return functools.partial(call.fn, *call.args)
