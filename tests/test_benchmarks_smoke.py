@@ -18,6 +18,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 CORE = sorted(p.stem for p in BENCHMARKS.glob("core_*.py"))
 NN = ["cnn_step", "nn_mlp_step", "train_digits"]  # nn, optim and the train command
+SEQUENCE = ["lstm_step", "transformer_lm_step", "lm_quality"]  # sequence models, the LM job
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -36,7 +37,11 @@ def test_the_nn_benchmarks_exist_and_the_runner_finds_them():
     assert set(NN) <= set(importlib.import_module("run").available())
 
 
-@pytest.mark.parametrize("name", CORE + NN)
+def test_the_sequence_benchmarks_exist():
+    assert set(SEQUENCE) <= set(importlib.import_module("run").available())
+
+
+@pytest.mark.parametrize("name", CORE + NN + SEQUENCE)
 def test_benchmark_runs_quick_and_agrees(name):
     if name == "train_digits":
         pytest.importorskip("sklearn")  # the digits ship with scikit-learn
