@@ -84,7 +84,8 @@ def one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_notebooks_exist() -> None:
-    assert [p.stem[:2] for p in PATHS] == ["01", "02", "03", "04", "05", "06", "07"]
+    assert [p.stem[:2] for p in PATHS] == ["01", "02", "03", "04", "05", "06", "07", "08",
+                                           "09"]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
