@@ -91,6 +91,22 @@ def noise_notes(times: dict) -> list:
         "trust the best-step ratios more than the medians"]
 
 
+def training_phases(forward: Callable, optimizer: Any) -> list:
+    """The phases of one training step whose ``forward()`` returns the loss (chaingrad's
+    or torch's): forward, ``loss.backward()``, then the optimizer's step and zero_grad,
+    returning the loss as a float."""
+    def backward(loss: Any) -> Any:
+        loss.backward()
+        return loss
+
+    def update(loss: Any) -> float:
+        optimizer.step()
+        optimizer.zero_grad()
+        return float(loss.item())
+
+    return [forward, backward, update]
+
+
 def first_outputs(phases: list, n: int) -> list:
     """What the last phase returns (e.g. the loss) on each of ``n`` untimed runs of the
     chain: the numbers a benchmark compares across contenders before timing them."""

@@ -62,16 +62,7 @@ def chaingrad_step(problem: dict, composed: bool = False) -> list:
             recurrent.lstm_step = fused
         return (out * out).mean()
 
-    def backward(loss):
-        loss.backward()
-        return loss
-
-    def update(loss):
-        optimizer.step()
-        optimizer.zero_grad()
-        return float(loss.item())
-
-    return [forward, backward, update]
+    return harness.training_phases(forward, optimizer)
 
 
 def composed_step(problem: dict) -> list:
@@ -142,32 +133,17 @@ def torch_step(torch, problem: dict, onednn: bool = True) -> list:
             p.copy_(torch.from_numpy(w))
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     x = torch.from_numpy(problem["x"])
-    graph: dict = {}
 
-    def forward():
+    def forward():  # the graph records the kernels chosen here; backward follows them
         before = torch._C._get_mkldnn_enabled()
         torch._C._set_mkldnn_enabled(onednn)
         try:
             out, _ = model(x)
         finally:
             torch._C._set_mkldnn_enabled(before)
-        graph["onednn"] = before
         return (out * out).mean()
 
-    def backward(loss):
-        torch._C._set_mkldnn_enabled(onednn)  # the backward kernel matches the forward's
-        try:
-            loss.backward()
-        finally:
-            torch._C._set_mkldnn_enabled(graph["onednn"])
-        return loss
-
-    def update(loss):
-        optimizer.step()
-        optimizer.zero_grad()
-        return float(loss.item())
-
-    return [forward, backward, update]
+    return harness.training_phases(forward, optimizer)
 
 
 def run(quick: bool = False) -> dict:

@@ -52,16 +52,7 @@ def chaingrad_step(problem: dict) -> list:
         logits = model(x)
         return F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
 
-    def backward(loss):
-        loss.backward()
-        return loss
-
-    def update(loss):
-        optimizer.step()
-        optimizer.zero_grad()
-        return float(loss.item())
-
-    return [forward, backward, update]
+    return harness.training_phases(forward, optimizer)
 
 
 def inference_step(problem: dict) -> list:
@@ -117,16 +108,7 @@ def torch_step(torch, problem: dict) -> list:
         logits = model(x)
         return torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
 
-    def backward(loss):
-        loss.backward()
-        return loss
-
-    def update(loss):
-        optimizer.step()
-        optimizer.zero_grad()
-        return float(loss.item())
-
-    return [forward, backward, update]
+    return harness.training_phases(forward, optimizer)
 
 
 def run(quick: bool = False) -> dict:
