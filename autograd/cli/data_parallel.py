@@ -10,7 +10,9 @@ each (rows split as evenly as they go), with gradients averaged by
 global batch, so every step is the step one process takes on the whole global
 batch, even for a last batch that does not split evenly: ``--nproc 2
 --batch-size 16`` trains the same model as ``--nproc 1 --batch-size 32``, to
-float rounding (test_train_cli_distributed.py).
+float rounding (tests/distributed/test_train_data_parallel.py). Both jobs run
+this way: the digits (``train.py``) and the language model (``--task lm``,
+``lm.py``), whose rows are equally long windows of text.
 
 Only rank 0 prints and writes files; the other ranks' stdout goes to
 /dev/null, their errors still reach stderr, and an error in any rank ends all
@@ -110,6 +112,31 @@ class World:
     def backward(self, loss: Any) -> None:
         """``loss.backward()``, for the loss of this rank's share of the batch."""
         (loss if self._weight == 1.0 else loss * self._weight).backward()
+
+    def step_outcome(self, loss: float, stop: bool = False) -> tuple:
+        """The global batch's mean loss, from ``loss``, this rank's mean over its rows
+        (the last :meth:`share`), and whether any rank says ``stop``: one small
+        all-reduce, so that every rank sees the loss one process would and all stop at
+        the same step. Alone: ``(loss, stop)`` as they are."""
+        if self.size == 1:
+            return loss, stop
+        total, rows, stops = self.sum(loss * self.rows, self.rows, float(stop))
+        return total / rows, stops > 0
+
+    def own_randomness(self, seed: int, step: int) -> None:
+        """Give this rank a random stream of its own for what training draws (dropout
+        masks), so that ranks do not draw the same masks for different rows. Rank 0
+        keeps the stream it has (the one a single process has); rank r > 0 is reseeded
+        from ``(seed, r, step)``. Call it after the model is built (DDP hands every
+        rank rank 0's weights anyway) and after a checkpoint's random state is loaded."""
+        if self.rank == 0:
+            return
+        import numpy as np
+
+        import autograd
+
+        sequence = np.random.SeedSequence((seed, self.rank, step))
+        autograd.manual_seed(int(sequence.generate_state(1, np.uint64)[0]))
 
     def sum(self, *numbers: float) -> tuple:
         """``numbers`` summed over the ranks (every rank gets the sums)."""

@@ -16,6 +16,12 @@ compare directly with the corpus's n-gram baselines, which the job computes and
 prints first: the bigram and the trigram (add-k smoothed, k picked on the
 validation split: the baselines at their best). ``metrics.json`` records when
 the validation loss first went below the trigram's.
+
+Under ``mpirun`` (or with ``--nproc N``) it trains data-parallel as the digits job
+does (``data_parallel.py``): each rank takes its share of every global batch of
+N x ``--batch-size`` windows, so the run follows the one-process run with N times
+the batch. Each rank draws its own dropout masks: with ``--dropout`` > 0 the two
+runs are alike in distribution, not to the bit.
 """
 
 from __future__ import annotations
@@ -32,9 +38,8 @@ from typing import Any
 import numpy as np
 
 from autograd.allocator import tune_unless_disabled
-from autograd.distributed.group import launched_size
 
-from . import common
+from . import common, data_parallel
 from .errors import INTERRUPTED, UsageError
 
 MODELS = ("transformer", "lstm")
@@ -197,8 +202,6 @@ def validate(args: argparse.Namespace) -> dict | None:
                          f"{args.time_limit}")
     if args.model == "transformer" and args.d_model % args.heads:
         raise UsageError(f"--d-model {args.d_model} must be divisible by --heads {args.heads}")
-    if args.nproc != 1 or (launched_size() or 1) > 1:
-        raise UsageError("--task lm trains in one process (no --nproc or mpirun)")
     if args.graph:
         raise UsageError("--graph draws the digits model; leave it out with --task lm")
     common.check_writable_folder(args.out)
@@ -305,8 +308,10 @@ def build_optimizer(model: Any, name: str, lr: float) -> Any:
     return optim.AdamW(groups, lr=lr, betas=(0.9, 0.99))
 
 
-def build(args: argparse.Namespace, train_set: Any, val_set: Any) -> dict:
-    """Model, optimizer, training batches and validation windows of the run."""
+def build(args: argparse.Namespace, train_set: Any, val_set: Any, world: Any) -> dict:
+    """Model, optimizer, training batches and validation windows of the run (batches
+    of the global size, ``world.size`` x ``--batch-size``: each rank trains on its
+    share and evaluates all of them, as one process with that batch would)."""
     import autograd
     from autograd.data import DataLoader
 
@@ -316,15 +321,18 @@ def build(args: argparse.Namespace, train_set: Any, val_set: Any) -> dict:
               "heads": args.heads, "dropout": args.dropout, "vocab": train_set.vocab}
     model = build_model(config)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.model]
+    batch_size = args.batch_size * world.size
     return {
         "config": config,
         "lr": lr,
         "model": model,
+        "net": world.wrap(model),  # what training calls
+        "world": world,
         "optimizer": build_optimizer(model, args.optimizer, lr),
-        "loader": DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
+        "loader": DataLoader(train_set, batch_size=batch_size, shuffle=True,
                              seed=args.seed, drop_last=True),
         "val_batches": val_windows(val_set, args.block_size, args.eval_batches,
-                                   args.batch_size),
+                                   batch_size),
     }
 
 
@@ -372,6 +380,7 @@ def train_steps(args: argparse.Namespace, parts: dict, progress: dict, trigram: 
     import nn.functional as F
 
     model, optimizer, loader = parts["model"], parts["optimizer"], parts["loader"]
+    net, world = parts["net"], parts["world"]
     history, lr = progress["history"], parts["lr"]
     warmup = min(100, args.steps // 10 + 1)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -388,26 +397,27 @@ def train_steps(args: argparse.Namespace, parts: dict, progress: dict, trigram: 
             progress.update(epoch_rng=loader.generator.bit_generator.state, epoch_step=0)
             batches = iter(loader)
             continue
-        x, y = batch
+        x, y = world.share(batch)
         step = progress["step"]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.steps, lr, warmup)
-        logits = model(x)
+        logits = net(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         optimizer.zero_grad()
-        loss.backward()
+        world.backward(loss)  # gradients averaged over the ranks when it returns
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        value = loss.item()
+        elapsed = seconds + time.perf_counter() - wall
+        # the ranks' clocks differ: they agree on the time limit (and the loss) here
+        value, out_of_time = world.step_outcome(
+            loss.item(), args.time_limit is not None and elapsed >= args.time_limit)
         running = progress["running"]
         progress.update(step=step + 1, epoch_step=progress["epoch_step"] + 1,
                         running=value if running is None else 0.9 * running + 0.1 * value,
-                        seconds=seconds + time.perf_counter() - wall,
-                        cpu_seconds=cpu_seconds + time.process_time() - cpu)
+                        seconds=elapsed, cpu_seconds=cpu_seconds + time.process_time() - cpu)
         if bar is not None:
             bar.update()
             bar.set_postfix(loss=f"{value:.3f}", refresh=False)
-        out_of_time = args.time_limit is not None and progress["seconds"] >= args.time_limit
         if progress["step"] % args.eval_every == 0 or progress["step"] == args.steps or (
                 out_of_time):
             val_loss = evaluate(model, parts["val_batches"])
@@ -434,6 +444,7 @@ def run(args: argparse.Namespace) -> int:
     from autograd.data import datasets
 
     checkpoint = validate(args)
+    world = data_parallel.setup(args)  # under mpirun: this rank's part; alone: all of it
     tune_unless_disabled()  # keep freed memory for reuse (autograd/allocator.py)
     train_set = datasets.text(args.block_size, "train")
     val_set = datasets.text(args.block_size, "val")
@@ -443,20 +454,24 @@ def run(args: argparse.Namespace) -> int:
           f"{len(val_set.data):,} val characters, {train_set.vocab_size} distinct; "
           f"baselines on val: bigram {base['bigram']['nats']:.3f}, trigram {trigram:.3f} "
           "nats/char")
-    parts = build(args, train_set, val_set)
+    parts = build(args, train_set, val_set, world)
     if checkpoint is None:
         progress = new_progress(parts["loader"].generator.bit_generator.state)
     else:
         progress = restore(parts, checkpoint)
+    world.own_randomness(args.seed, progress["step"])  # dropout masks of its own
     n_params = sum(p.numel() for p in parts["model"].parameters())
     what = "resuming" if checkpoint is not None else "training"
     print(f"{what} {args.model} ({n_params:,} parameters) for {args.steps} steps, batch "
           f"{args.batch_size} x {args.block_size} characters, {args.optimizer} "
           f"lr={parts['lr']}, seed {args.seed}"
           + (f", from step {progress['step']}" if checkpoint is not None else ""))
+    if world.size > 1:
+        print(world.describe(args.batch_size))
     bar = common.progress_bar(args.steps, args.no_progress, initial=progress["step"])
     try:
-        with common.StopOnInterrupt() as stop:
+        # under mpirun every rank must stop at the same step: Ctrl-C just ends the job
+        with common.StopOnInterrupt(enabled=world.size == 1) as stop:
             finished = train_steps(args, parts, progress, trigram, stop, bar)
     finally:
         if bar is not None:
@@ -475,6 +490,8 @@ def run(args: argparse.Namespace) -> int:
     if below is not None:
         print(f"below the trigram baseline at step {below['step']}, after "
               f"{below['seconds']:.1f} s")
+    if not world.is_main:
+        return 0
     sample = generate(parts["model"], parts["config"], "The ", 200, 0.8, args.seed)
     print("sample:\n" + sample)
     written = list(save_progress(args, parts, progress, base, sample))

@@ -4,8 +4,9 @@
 
 Each rank writes ``OUT_DIR/rank<r>.json``: a dict of named checks, each
 ``{"ok": bool, "detail": ...}``, plus raw values the test compares across ranks.
-Scenarios: ``collectives``, ``train`` (DDP against one process), ``fail`` (rank 1
-raises mid-training) and ``unused`` (a parameter that gets no gradient).
+Scenarios: ``collectives`` (with the train command's ``World`` helpers), ``train``
+(DDP against one process), ``fail`` (rank 1 raises mid-training) and ``unused`` (a
+parameter that gets no gradient).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import autograd.distributed as dist
 import nn
 import nn.functional as F
 import optim
+from autograd.cli.data_parallel import World
 from autograd.data import DistributedSampler
 from nn.parallel import DistributedDataParallel as DDP
 
@@ -97,6 +99,36 @@ def collectives(rank: int, size: int) -> None:
           and set(together) == set(range(10)) and len(together) == len(shares[0]) * size,
           shares)
     dist.barrier()
+    world_helpers(rank, size)
+
+
+def world_helpers(rank: int, size: int) -> None:
+    """The train command's per-step agreement and per-rank dropout masks."""
+    world = World(rank, size)
+    n = 2 * size + 1  # uneven: rank r gets rows [r n / size, (r + 1) n / size)
+    world.share((autograd.arange(n),))
+    rows = [(r + 1) * n // size - r * n // size for r in range(size)]
+    loss, stop = world.step_outcome(float(rank + 1), stop=rank == size - 1)
+    want = sum(k * (r + 1) for r, k in enumerate(rows)) / n
+    check("World.step_outcome: the global batch's mean loss, stop if any rank stops",
+          abs(loss - want) <= 1e-12 and stop is True, [loss, want, stop])
+    _, stop = world.step_outcome(1.0)
+    check("World.step_outcome: no rank stops", stop is False)
+
+    def mask() -> list:
+        return F.dropout(autograd.ones(256), 0.5).data.nonzero()[0].tolist()
+
+    autograd.manual_seed(7)
+    alone = mask()
+    autograd.manual_seed(7)
+    world.own_randomness(7, step=0)
+    masks = [None] * size
+    dist.all_gather_object(masks, mask())
+    world.own_randomness(7, step=5)  # e.g. resumed at step 5: not step 0's masks again
+    later = mask()
+    check("World.own_randomness: a dropout mask of its own on every rank",
+          len({tuple(m) for m in masks}) == size and masks[0] == alone
+          and (rank == 0 or later != masks[rank]), masks)
 
 
 # --------------------------------------------------------------------------- training

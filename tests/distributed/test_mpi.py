@@ -94,3 +94,11 @@ def test_a_parameter_without_gradient_is_named_and_ends_the_job(worker_job):
     assert job.returncode != 0
     assert "'spare.bias', 'spare.weight'" in job.stderr
     assert "find_unused_parameters=True" in job.stderr
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_train_command_ranks_agree_on_each_step_and_draw_their_own_dropout(worker_job, n):
+    """``World.step_outcome`` (loss and stop flag, one all-reduce) and
+    ``World.own_randomness`` (rank 0 keeps one process's stream, the others their own)."""
+    found = checked(worker_job(n, "collectives"), n, "World.")
+    assert len(found) == 3 * n
