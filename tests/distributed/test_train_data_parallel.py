@@ -86,17 +86,20 @@ def test_mpirun_n_4_with_an_uneven_last_batch(need_mpi, tmp_path):
     assert_same_training(read(out), alone(tmp_path / "one", 1436, "--optimizer", "sgd"))
 
 
-@pytest.mark.parametrize(("options", "launcher"), [
-    # SGD for the transformer: Adam turns rounding noise into steps of size lr where the
-    # true gradient is zero (the attention's key bias: softmax ignores a constant added to
-    # every score), so there its parameters agree only to lr, not to float rounding
-    (["--model", "transformer", "--optimizer", "momentum"], "--nproc"),
-    (["--model", "lstm"], "mpirun"),  # AdamW, the job's default
-], ids=["transformer", "lstm"])
+@pytest.mark.parametrize(("model", "launcher"), [("transformer", "--nproc"),
+                                               ("lstm", "mpirun")])
 def test_lm_on_2_ranks_with_batch_b_trains_like_one_process_with_batch_2b(
-        need_mpi, tmp_path, options, launcher):
+        need_mpi, tmp_path, model, launcher):
     """Dropout 0: each rank draws its own dropout masks (test_mpi.py checks it), which
-    cannot be the masks one process draws for the whole batch."""
+    cannot be the masks one process draws for the whole batch.
+
+    SGD with momentum, not the job's AdamW: Adam divides each gradient by its own
+    running size, so where a gradient is zero or nearly cancels (the attention's key
+    bias: softmax ignores a constant added to every score) the rounding of a different
+    summation order becomes a step of about lr. With AdamW the losses still agree
+    to ~1e-5, but single weights only to ~lr (issue11.md has the numbers); with
+    momentum every weight agrees to ~1e-8 here."""
+    options = ["--model", model, "--optimizer", "momentum"]
     out = tmp_path / "two"
     command = [sys.executable, "-m", "autograd", "train", *LM, *options, "--batch-size", "4",
                "--out", str(out)]
