@@ -209,8 +209,13 @@ def _command(*argv, block=()):
 
 
 def test_ctrl_c_saves_progress_and_resume_ends_where_an_uninterrupted_run_does(tmp_path):
-    """A real SIGINT in epoch 2 of a subprocess; then --resume; the result must be
-    the uninterrupted run's, epoch by epoch, to the last bit."""
+    """A real SIGINT in the middle of a subprocess's run; then --resume; the result
+    must be the uninterrupted run's, epoch by epoch, to the last bit.
+
+    The signal is sent as soon as epoch 1 is reported; on a quiet machine the
+    process may be an epoch or two further when it arrives, so the test reads the
+    epoch and step from the message and checks everything against those."""
+    import re
     import signal
     import subprocess
     import time
@@ -221,7 +226,6 @@ def test_ctrl_c_saves_progress_and_resume_ends_where_an_uninterrupted_run_does(t
     try:
         for line in proc.stdout:
             if line.startswith("epoch   1"):
-                time.sleep(0.05)  # well inside epoch 2 (180 steps)
                 proc.send_signal(signal.SIGINT)
                 sent = time.perf_counter()
                 break
@@ -230,21 +234,24 @@ def test_ctrl_c_saves_progress_and_resume_ends_where_an_uninterrupted_run_does(t
         rest, more_err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode == 130
-    assert more_err == "" and err.startswith("chaingrad train: interrupted in epoch 2 (step ")
+    assert proc.returncode == 130, err + more_err
+    where = re.match(r"chaingrad train: interrupted in epoch (\d+) \(step (\d+) of 180\)", err)
+    assert more_err == "" and where, err
+    epoch, step = int(where[1]), int(where[2])
+    assert 2 <= epoch <= 6 and 0 <= step < 180
     assert f"continue with: chaingrad train --resume {out / 'checkpoint.npz'}" in err
     assert stopped < 10, f"{stopped:.1f} s from Ctrl-C to the message"
-    assert "epoch   2" not in rest  # it stopped inside epoch 2
+    assert f"epoch {epoch:>3}" not in rest  # it stopped inside that epoch
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["finished"] is False and metrics["epochs_done"] == 1
+    assert metrics["finished"] is False and metrics["epochs_done"] == epoch - 1
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     saved = nn.load(out / "checkpoint.npz")["progress"]
-    assert saved["epoch"] == 1 and 0 < saved["step"] < 180
+    assert saved["epoch"] == epoch - 1 and saved["step"] == step
 
     resumed = subprocess.run(_command("--resume", str(out / "checkpoint.npz")),
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"from epoch 2 step {saved['step']}" in resumed.stdout
+    assert f"from epoch {epoch} step {step}" in resumed.stdout
     after = json.loads((out / "metrics.json").read_text())
     _, straight = _train(tmp_path, *RUN)
     assert after["finished"] is True
