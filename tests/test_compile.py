@@ -409,3 +409,18 @@ def test_state_rebound_between_calls_is_traced_again():
     assert compiled.program is not None
     for ours, theirs in zip(state, eager_state):
         np.testing.assert_array_equal(ours.data, theirs.data)
+
+
+def test_gradients_reset_outside_a_step_that_zeroes_them_keep_it_compiled():
+    """Only bindings the program reads matter: setting p.grad = None between calls
+    of a step that zeroes the gradients itself changes nothing for it."""
+    state, step, spec = tensor_mlp()
+    compiled = autograd.compile(step)
+    for x, y in batches(spec, 6):
+        compiled(x, y)
+        for p in state:
+            p.grad = None
+    assert compiled.program is not None
+    traced = compiled.program
+    compiled(*batches(spec, 1, seed=5)[0])
+    assert compiled.program is traced  # replayed, not traced again

@@ -150,8 +150,8 @@ class _Entry:
                       stacklevel=4)
 
     def _replay(self, args: tuple, kwargs: dict) -> Any:
-        for t, data, grad in self.program.expect:
-            if t.data is not data or t._grad is not grad:
+        for t, attr, value in self.program.expect:
+            if getattr(t, attr) is not value:
                 # state re-bound since (load_state_dict, p.grad = None outside the
                 # step...): the program would read the old arrays; trace again
                 self.program, self.calls = None, 1
@@ -341,12 +341,13 @@ class _Trace:
         self.program.output_arrays = _output_arrays(self.outputs)
         for step in finish:  # leave the state as every replay will leave it
             step()
-        # the bindings a replay relies on: the tensors whose arrays it reads or writes
+        # the bindings a replay relies on when it starts: the data arrays it reads or
+        # writes, and the gradients it adds to (a step that does not zero them)
         used = rec.read_bases
-        self.program.expect = [
-            (t, t.data, t._grad) for t, _, _ in self.start.values()
-            if id(arrays._base(t.data)) in used or (
-                t._grad is not None and id(arrays._base(t._grad.data)) in used)]
+        self.program.expect = [(t, "data", t.data) for t, _, _ in self.start.values()
+                               if id(arrays._base(t.data)) in used]
+        self.program.expect += [(step.tensor, "_grad", step.start) for step in finish
+                                if isinstance(step, _Carry) and step.attr == "_grad"]
 
     def signature(self) -> list:
         """The recording with every array named by its role (the trace's n-th
