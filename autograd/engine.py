@@ -303,22 +303,33 @@ def _sort(roots: list, done: _Pass) -> list:
                 if key.grad_on_node:  # a Scalar: inputs a (and b), itself a key
                     if mark is not None and mark.active:
                         raise RuntimeError(SCALAR_BUSY)
-                    key._mark = entered
                     key._pending = None
                     a = key.a
                     if a is None:
                         if key.op is not None:
                             raise RuntimeError(FREED_GRAPH)
+                        pop()  # a leaf: listed at once
+                        key._mark = done
+                        append(key)
                         continue
+                    waits = False
                     if a.requires_grad:
                         mark = a._mark
                         if mark is not entered and mark is not done:
                             push(a)
+                            waits = True
                     b = key.b
                     if b is not None and b.requires_grad:
                         mark = b._mark
                         if mark is not entered and mark is not done:
                             push(b)
+                            waits = True
+                    if waits:
+                        key._mark = entered
+                    else:  # its inputs are listed already: so is it, without a revisit
+                        pop()
+                        key._mark = done
+                        append(key)
                     continue
                 inputs = key.inputs
                 if inputs is None:

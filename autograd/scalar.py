@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .engine import run_backward
+from .engine import _mode, run_backward
 from .ops.scalar import ScalarOp, record
 
 
@@ -103,7 +103,19 @@ class Scalar:
     def __add__(self, other: Any) -> Scalar:
         if type(other) is not Scalar:  # the common case skips a call
             other = _scalar(other)
-        return record(Scalar, "add", self.data + other.data, self, other, 1.0, 1.0)
+        # + and * are nearly every op of a Scalar network: recorded here, without
+        # record()'s call (~5% of a micrograd-style training step)
+        out = _new(Scalar)
+        out.data = self.data + other.data
+        out.grad = 0.0
+        out._mark = None
+        if (self.requires_grad or other.requires_grad) and _mode.enabled:
+            out.op, out.a, out.b, out.da, out.db = "add", self, other, 1.0, 1.0
+            out.requires_grad = True
+        else:
+            out.op = out.a = out.b = out._hooks = None
+            out.requires_grad = False
+        return out
 
     def __sub__(self, other: Any) -> Scalar:
         if type(other) is not Scalar:  # the common case skips a call
@@ -113,7 +125,18 @@ class Scalar:
     def __mul__(self, other: Any) -> Scalar:
         if type(other) is not Scalar:  # the common case skips a call
             other = _scalar(other)
-        return record(Scalar, "mul", self.data * other.data, self, other, other.data, self.data)
+        a, b = self.data, other.data
+        out = _new(Scalar)
+        out.data = a * b
+        out.grad = 0.0
+        out._mark = None
+        if (self.requires_grad or other.requires_grad) and _mode.enabled:
+            out.op, out.a, out.b, out.da, out.db = "mul", self, other, b, a
+            out.requires_grad = True
+        else:
+            out.op = out.a = out.b = out._hooks = None
+            out.requires_grad = False
+        return out
 
     def __truediv__(self, other: Any) -> Scalar:
         if type(other) is not Scalar:  # the common case skips a call
