@@ -342,6 +342,14 @@ def scatter_add(out: Any, index: Any, values: Any) -> None:
     library_of(out).scatter_add(out, index, values)
 
 
+def check(test: Callable, array: Any, *args: Any) -> None:
+    """Run ``test(array, *args)``: a validation that reads ``array``'s values and
+    raises on bad ones (an index out of range, which numpy would wrap silently).
+    Every library runs it at once; one that records calls (``autograd.compile``'s
+    tracer) also records it, so each replay checks the values it is given."""
+    library_of(array).check(test, array, *args)
+
+
 def erf(x: Any) -> Any:
     """The error function, elementwise, in ``x``'s dtype (numpy has none: scipy's
     on the CPU when installed, else an exact but slow per-element ``math.erf``)."""

@@ -49,6 +49,11 @@ class Library:
         """1 / (1 + e^-x), elementwise, in ``x``'s dtype (see :func:`exp_sigmoid`)."""
         return exp_sigmoid(self.xp, x)
 
+    def check(self, test: Callable, array: Any, *args: Any) -> None:
+        """Run ``test(array, *args)``, a validation that reads values and raises on
+        bad ones (see :func:`autograd.backend.check`)."""
+        test(array, *args)
+
     def synchronize(self, index: int | None) -> None:
         """Wait until the device has finished the work queued on it."""
 
@@ -100,7 +105,8 @@ class NumpyLibrary(Library):
 
     def sigmoid(self, x: Any) -> Any:
         out = exp_sigmoid(np, x)
-        return out if type(out) is np.ndarray else np.asarray(out)  # a ufunc unwraps 0-d
+        # a ufunc unwraps a 0-d result; a subclass (a traced array) must stay itself
+        return out if isinstance(out, np.ndarray) else np.asarray(out)
 
 
 def exp_sigmoid(xp: Any, x: Any) -> Any:

@@ -11,11 +11,12 @@ Two models, both built from ``nn`` layers only:
 Training reads random windows of the training split, optimises the mean
 next-character cross-entropy with AdamW (warm-up, then cosine decay; gradients
 clipped at norm 1) and every ``--eval-every`` steps measures the loss on the
-validation split. Losses are in nats per character (natural log), so they
-compare directly with the corpus's n-gram baselines, which the job computes and
-prints first: the bigram and the trigram (add-k smoothed, k picked on the
-validation split: the baselines at their best). ``metrics.json`` records when
-the validation loss first went below the trigram's.
+validation split (``--compile``: the step traced and replayed, same numbers).
+Losses are in nats per character (natural log), so they compare directly with the
+corpus's n-gram baselines, which the job computes and prints first: the bigram and
+the trigram (add-k smoothed, k picked on the validation split: the baselines at
+their best). ``metrics.json`` records when the validation loss first went below
+the trigram's.
 
 Under ``mpirun`` (or with ``--nproc N``) it trains data-parallel as the digits job
 does (``data_parallel.py``): each rank takes its share of every global batch of
@@ -372,15 +373,40 @@ def restore(parts: dict, checkpoint: dict) -> dict:
     return progress
 
 
+def make_train_step(parts: dict, compiled: bool) -> Any:
+    """One optimizer step on a batch of windows: mean next-character cross-entropy,
+    backward, gradients clipped at norm 1, the optimizer's step; returns the loss.
+    ``compiled``: traced on its first calls and replayed after (``autograd.compile``;
+    the same numbers as eager). The learning rate is set outside, before each call:
+    the optimizer's step runs as Python in a replay and reads it then."""
+    import nn
+    import nn.functional as F
+
+    model, net, optimizer, world = (parts["model"], parts["net"], parts["optimizer"],
+                                    parts["world"])
+
+    def step(x: Any, y: Any) -> Any:
+        logits = net(x)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        optimizer.zero_grad()
+        world.backward(loss)  # gradients averaged over the ranks when it returns
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        return loss
+
+    if not compiled:
+        return step
+    import autograd
+
+    return autograd.compile(step)
+
+
 def train_steps(args: argparse.Namespace, parts: dict, progress: dict, trigram: float,
                 stop: Any, bar: Any) -> bool:
     """Train from ``progress`` up to ``args.steps``, evaluating every ``--eval-every``
     steps; True when done (or out of ``--time-limit``), False when Ctrl-C ended it."""
-    import nn
-    import nn.functional as F
-
     model, optimizer, loader = parts["model"], parts["optimizer"], parts["loader"]
-    net, world = parts["net"], parts["world"]
+    world, train_step = parts["world"], make_train_step(parts, args.compile)
     history, lr = progress["history"], parts["lr"]
     warmup = min(100, args.steps // 10 + 1)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -401,12 +427,7 @@ def train_steps(args: argparse.Namespace, parts: dict, progress: dict, trigram: 
         step = progress["step"]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.steps, lr, warmup)
-        logits = net(x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        optimizer.zero_grad()
-        world.backward(loss)  # gradients averaged over the ranks when it returns
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        loss = train_step(x, y)
         elapsed = seconds + time.perf_counter() - wall
         # the ranks' clocks differ: they agree on the time limit (and the loss) here
         value, out_of_time = world.step_outcome(

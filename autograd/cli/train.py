@@ -95,7 +95,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--compile", action="store_true",
                    help="trace the training step on its first calls and replay it as a flat "
-                   "program of array calls (autograd.compile; same results)")
+                   "program of array calls (autograd.compile; same results; both tasks)")
     data_parallel.add_arguments(p)
     lm.add_arguments(p)
 

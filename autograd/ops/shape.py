@@ -172,10 +172,14 @@ def check_index(index: Any, size: int, op: str, dim: int, kind: type = RuntimeEr
     ``index`` holds integers in [0, size): numpy would silently wrap a negative one."""
     if index.dtype.kind not in "iu":
         raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {index.dtype}")
+    backend.check(_check_range, index, size, op, dim, kind)  # compiled: at every replay
+
+
+def _check_range(index: Any, size: int, op: str, dim: int, kind: type) -> None:
     if index.size and (index.min() < 0 or index.max() >= size):
         bad = index.min() if index.min() < 0 else index.max()
         raise kind(f"{op}(): index {bad} is out of bounds for dimension {dim} "
-                         f"with size {size}")
+                   f"with size {size}")
 
 
 class Gather(Op):

@@ -122,13 +122,18 @@ class _Printer:
 
     def __init__(self, program: Program) -> None:
         self.program = program
+        # nan and inf: what repr() writes for those floats (in literals too)
         self.namespace: dict = {"np": np, "rng": _rng, "set_grad": _set_grad,
-                                "set_data": _set_data}
+                                "set_data": _set_data, "nan": np.nan, "inf": np.inf}
         self.names: dict[int, str] = {}
         self.counts = {"p": 0, "g": 0, "t": 0, "c": 0, "f": 0, "T": 0}
         self.input_bases = {id(_base(b)): f"x{i}" for i, b in enumerate(program.inputs)}
         self.roles = program.roles
         self.tensors: dict[int, str] = {}
+        # buffers the program writes into: results, even those no line makes (memory
+        # asked for empty, then filled piece by piece), which get a line of their own
+        self.written = {id(_base(a)) for c in program.calls for a in (*c.outputs, *c.writes)}
+        self.allocations: list[str] = []
 
     # ------------------------------------------------------------------ values
     def ref(self, refs: list, array: Any) -> str:
@@ -152,6 +157,8 @@ class _Printer:
             return _dtype(x)
         if isinstance(x, type) and x.__module__ == "numpy":
             return f"np.{x.__name__}"
+        if x in (bool, int, float, complex):  # a dtype given as a Python type
+            return x.__name__
         if isinstance(x, np.generic):
             return repr(x.item())
         return repr(x)
@@ -215,6 +222,9 @@ class _Printer:
             comment = f"{call.label[1]}: Python, at every call"
         elif call.kind == "bind":
             template = self.rebind(refs, fn)
+        elif call.kind == "check":
+            template, _ = self.expr(refs, fn, args, kwargs)
+            comment = f"{getattr(fn, '__name__', 'check')}: raises on bad values, as eager"
         elif fn is _fill_into or fn is _fill_many:
             outs = args[0] if fn is _fill_many else (args[0],)
             targets = [_base(o) for o in outs]
@@ -237,16 +247,19 @@ class _Printer:
                 target = out[0] if type(out) is tuple else out
                 rest = {k: v for k, v in kwargs.items() if k != "out"}
                 if (fn.__name__ == "__call__" and ufunc in _INPLACE and len(args) == 2
-                        and args[0] is target and not self.kwargs([], rest)):
+                        and args[0] is target and not self.kwargs([], rest)
+                        and _whole(target)):  # ``view() += b`` is not Python
                     template = (f"{self.value(refs, target)} {_INPLACE[ufunc]} "
                                 f"{self.value(refs, args[1])}")
                 elif target.ndim == 0 and id(_base(target)) not in self.roles:
                     # a 0-d result of the program is a numpy scalar when printed
                     text, _ = self.expr(refs, fn, args, rest)
                     template = f"{self.value(refs, target)} = {text}"
-                else:
-                    text, _ = self.expr(refs, fn, args, {"out": None, **rest})
-                    template = f"{text[:-1]}, out={self.value(refs, target)})"
+                else:  # np.f(a, b, out=c): the call form, never infix
+                    name = f"np.{ufunc.__name__}" + (
+                        "" if fn.__name__ == "__call__" else f".{fn.__name__}")
+                    parts = [self.value(refs, a) for a in args] + self.kwargs(refs, rest)
+                    template = f"{name}({', '.join(parts)}, out={self.value(refs, out)})"
             else:
                 template, _ = self.expr(refs, fn, args, kwargs)
         return _Line(template, refs, targets, group, comment, atom)
@@ -281,6 +294,11 @@ class _Printer:
                 name = f"{prefix}{self.counts[prefix]}"
                 self.counts[prefix] += 1
                 self.namespace[name] = ref.base
+            elif key in self.written:  # filled in place, made by no line: made here
+                name = f"t{self.counts['t']}"
+                self.counts["t"] += 1
+                self.allocations.append(f"{name} = np.empty({ref.base.shape}, "
+                                        f"{_dtype(ref.base.dtype)})")
             elif ref.base.size <= 8 and ref.view is ref.base:
                 return _literal(ref.base)
             else:
@@ -368,6 +386,12 @@ class _Printer:
             if kind != section:
                 out.append(f"    # ---- {kind}")
                 section = kind
+            for allocation in self.allocations:
+                if kind == "backward":
+                    pending.append((allocation, line.comment))
+                else:
+                    out.append(f"    {allocation}")
+            self.allocations.clear()
             if line.targets:
                 names = []
                 for target in line.targets:
@@ -454,14 +478,24 @@ def _view(name: str, base: Any, array: Any) -> str:
         if array.ndim == 2 and base.ndim == 2 and (
                 array.shape == base.shape[::-1] and array.strides == base.strides[::-1]):
             return f"{name}.T"
-        if array.flags.c_contiguous and base.flags.c_contiguous:
+        if array.flags.c_contiguous and base.flags.c_contiguous and array.size == base.size:
             return f"{name}.reshape({array.shape})"
     if array.dtype == base.dtype and base.flags.c_contiguous:
         start = offset // base.itemsize
         return (f"np.lib.stride_tricks.as_strided({name}.reshape(-1)[{start}:], "
                 f"{array.shape}, {array.strides})")
-    return (f"np.lib.stride_tricks.as_strided({name}.view(np.uint8)[{offset}:].view("
+    # the base's bytes in memory order, from the view's first byte, as its dtype
+    flat = f"{name}.reshape(-1)" if base.flags.c_contiguous else f"{name}.reshape(-1, order='A')"
+    return (f"np.lib.stride_tricks.as_strided({flat}.view(np.uint8)[{offset}:].view("
             f"{_dtype(array.dtype)}), {array.shape}, {array.strides})")
+
+
+def _whole(array: Any) -> bool:
+    """Whether ``array`` is printed as a bare name (it is its base array, as a view
+    or not), so that it can stand left of ``+=``."""
+    base = _base(array)
+    return array is base or (array.shape == base.shape and array.strides == base.strides
+                             and _offset(array, base) == 0 and array.dtype == base.dtype)
 
 
 def _offset(array: Any, base: Any) -> int:

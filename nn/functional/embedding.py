@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from autograd import backend
 from autograd.ops.embedding import EmbeddingOp
 from autograd.tensor import Tensor, expect_tensor
 
@@ -21,13 +24,19 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         raise RuntimeError(f"embedding: expected weight of shape (num_embeddings, "
                            f"embedding_dim), got {tuple(weight.shape)}")
     rows = weight.shape[0]
+    backend.check(_check_rows, indices, rows)  # a compiled step checks at every replay
+    if padding_idx is not None:
+        padding_idx = normalize_padding_idx(padding_idx, rows)
+    return EmbeddingOp.apply(weight, indices=indices, padding_idx=padding_idx)
+
+
+def _check_rows(indices: Any, rows: int) -> None:
+    """Raise PyTorch's IndexError unless every index is in [0, rows): numpy's take
+    would wrap a negative one silently."""
     if indices.size and (indices.min() < 0 or indices.max() >= rows):
         bad = indices.min() if indices.min() < 0 else indices.max()
         raise IndexError(f"embedding: index {int(bad)} is out of range for a weight of "
                          f"{rows} rows (index out of range in self)")
-    if padding_idx is not None:
-        padding_idx = normalize_padding_idx(padding_idx, rows)
-    return EmbeddingOp.apply(weight, indices=indices, padding_idx=padding_idx)
 
 
 def normalize_padding_idx(padding_idx: int, rows: int) -> int:
