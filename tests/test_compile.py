@@ -351,24 +351,43 @@ def test_compile_rejects_what_is_not_a_function():
 # --------------------------------------------------------------------------- printing
 
 
-def test_printed_program_runs_and_gives_the_same_result():
-    state, step, spec = tensor_mlp()
+@pytest.mark.parametrize("name", MODELS)
+def test_every_printed_program_runs_as_its_replay_does(name):
+    """For every model: the printed program, run from the same state on the same
+    batch (and the same random draws), leaves the state the replay leaves."""
+    state, step, spec = MODELS[name]()
+    before = getattr(step, "before", None)
     compiled = autograd.compile(step)
     data = batches(spec, 5)
     for x, y in data[:4]:
+        if before is not None:
+            before()
         compiled(x, y)
     program = compiled.program
-    start = [t.data.copy() for t in state]
+    assert program is not None
+    tensors = _tensors(state)
+    start = [(t.data.copy(), None if t.grad is None else t.grad.data.copy()) for t in tensors]
+    optimizer = getattr(state, "optimizer", None)
+    counts = {} if optimizer is None else {  # Adam's step counts: Python numbers
+        id(s): {k: v for k, v in s.items() if not isinstance(v, autograd.Tensor)}
+        for s in optimizer.state.values()}
+    generator = autograd.random.default_generator()
+    draws = generator.bit_generator.state
     x, y = data[4]
     replayed = compiled(x, y).item()
-    after_replay = [t.data.copy() for t in state]
-    for t, array in zip(state, start):
+    after = [t.data.copy() for t in tensors]
+    for t, (array, grad) in zip(tensors, start):
         np.copyto(t.data, array)
+        if grad is not None:
+            np.copyto(t.grad.data, grad)
+    for s in [] if optimizer is None else optimizer.state.values():
+        s.update(counts[id(s)])
+    generator.bit_generator.state = draws
     text, namespace = program.source()
     exec(compile(text, "<program>", "exec"), namespace)
     printed = namespace["step"](x.data, y.data)
     assert float(printed) == replayed
-    for t, array in zip(state, after_replay):
+    for t, array in zip(tensors, after):
         np.testing.assert_array_equal(t.data, array)
 
 
@@ -470,46 +489,6 @@ def test_gradients_reset_outside_a_step_that_zeroes_them_keep_it_compiled():
     traced = compiled.program
     compiled(*batches(spec, 1, seed=5)[0])
     assert compiled.program is traced  # replayed, not traced again
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_every_printed_program_runs_as_its_replay_does(name):
-    """For every model: the printed program, run from the same state on the same
-    batch (and the same random draws), leaves the state the replay leaves."""
-    state, step, spec = MODELS[name]()
-    before = getattr(step, "before", None)
-    compiled = autograd.compile(step)
-    data = batches(spec, 5)
-    for x, y in data[:4]:
-        if before is not None:
-            before()
-        compiled(x, y)
-    program = compiled.program
-    assert program is not None
-    tensors = _tensors(state)
-    start = [(t.data.copy(), None if t.grad is None else t.grad.data.copy()) for t in tensors]
-    optimizer = getattr(state, "optimizer", None)
-    counts = {} if optimizer is None else {  # Adam's step counts: Python numbers
-        id(s): {k: v for k, v in s.items() if not isinstance(v, autograd.Tensor)}
-        for s in optimizer.state.values()}
-    generator = autograd.random.default_generator()
-    draws = generator.bit_generator.state
-    x, y = data[4]
-    replayed = compiled(x, y).item()
-    after = [t.data.copy() for t in tensors]
-    for t, (array, grad) in zip(tensors, start):
-        np.copyto(t.data, array)
-        if grad is not None:
-            np.copyto(t.grad.data, grad)
-    for s in [] if optimizer is None else optimizer.state.values():
-        s.update(counts[id(s)])
-    generator.bit_generator.state = draws
-    text, namespace = program.source()
-    exec(compile(text, "<program>", "exec"), namespace)
-    printed = namespace["step"](x.data, y.data)
-    assert float(printed) == replayed
-    for t, array in zip(tensors, after):
-        np.testing.assert_array_equal(t.data, array)
 
 
 @pytest.mark.parametrize("bad", [11, -1])
