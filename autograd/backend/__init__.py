@@ -357,8 +357,8 @@ def erf(x: Any) -> Any:
 
 
 def sigmoid(x: Any) -> Any:
-    """σ(x) = 1 / (1 + e^-x), elementwise, stable for large |x|, in ``x``'s dtype
-    (scipy's one-pass ``expit`` on the CPU when installed)."""
+    """σ(x) = 1 / (1 + e^-x), elementwise, in ``x``'s dtype; where e^-x overflows
+    the result is 0, never NaN (``library.exp_sigmoid``; scipy's ``expit`` on a GPU)."""
     return library_of(x).sigmoid(x)
 
 

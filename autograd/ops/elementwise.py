@@ -290,7 +290,7 @@ class SigmoidOp(Op):
     __slots__ = ()
 
     def forward(self, a):
-        out = backend.sigmoid(a)  # stable for large |a| (e^-|a| never overflows)
+        out = backend.sigmoid(a)  # 1/(1 + e^-a): an overflowing e^-a gives 0, never NaN
         self.saved = (out,)
         return out
 
