@@ -66,7 +66,8 @@ def test_small_cnn_reaches_97_percent(tmp_path):
     assert metrics["final_test_accuracy"] >= 0.97
 
 
-def test_help_and_bad_arguments(capsys):
+def test_help_and_bad_arguments(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "500")  # one line per option
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--help"])
     assert exit_info.value.code == 0
@@ -74,6 +75,10 @@ def test_help_and_bad_arguments(capsys):
     for option in ("--model", "--optimizer", "--lr", "--batch-size", "--epochs", "--seed",
                    "--out"):
         assert option in text
+    # an option whose help states its default gets no second "(default: None)"
+    assert not [line for line in text.splitlines()
+                if line.startswith("  -") and line.count("default") > 1]
+    assert "--epochs EPOCHS" in text and "(default: 60)" in text
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--model", "resnet"])
     assert exit_info.value.code == 2

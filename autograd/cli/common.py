@@ -5,6 +5,7 @@ checked up front, and Ctrl-C that stops after the current step."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -27,6 +28,16 @@ OPTIMIZERS = {
     "adam": ("Adam", 3e-3, {}),
     "adamw": ("AdamW", 3e-3, {}),
 }
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's "(default: X)" after each option's help, except where the help
+    already says what the default is (e.g. one that depends on ``--task``)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def build_optimizer(name: str, params: Any, lr: float | None) -> Any:

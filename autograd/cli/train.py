@@ -64,7 +64,7 @@ def add_parser(sub: Any) -> None:
         "write the checkpoint, a loss/accuracy curve and a metrics JSON to --out. With "
         "--task lm: a small Transformer (default) or LSTM language model on Python's help "
         "topics, printing train and validation loss in nats per character.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=common.HelpFormatter,
     )
     p.add_argument("--task", choices=sorted(TASKS), default="digits", help="what to train")
     p.add_argument("--model", choices=[m for models, _, _ in TASKS.values() for m in models],
