@@ -91,6 +91,20 @@ def noise_notes(times: dict) -> list:
         "trust the best-step ratios more than the medians"]
 
 
+def spread_note(times: dict, unit: float = 1e3, label: str = "ms") -> str:
+    """One note with every contender's whole-step spread (of :func:`interleaved_times`'s
+    totals): best, lower quartile, median, upper quartile and worst."""
+    parts = []
+    for name, ts in times.items():
+        steps = ts[-1] if len(ts[-1]) > 1 else ts[-1] * 2
+        q1, q2, q3 = statistics.quantiles(steps, n=4, method="inclusive")
+        parts.append(f"{name} {min(ts[-1]) * unit:.3g} / {q1 * unit:.3g} / {q2 * unit:.3g} / "
+                     f"{q3 * unit:.3g} / {max(ts[-1]) * unit:.3g}")
+    return (f"spread of the whole step ({label}; best / lower quartile / median / upper "
+            f"quartile / worst, {len(next(iter(times.values()))[-1])} steps each): "
+            + "; ".join(parts))
+
+
 def training_phases(forward: Callable, optimizer: Any) -> list:
     """The phases of one training step whose ``forward()`` returns the loss (chaingrad's
     or torch's): forward, ``loss.backward()``, then the optimizer's step and zero_grad,

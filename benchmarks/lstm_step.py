@@ -202,7 +202,7 @@ def run(quick: bool = False) -> dict:
              "every one of the 3 x 64 small products of a step; oneDNN's LSTM keeps it "
              "packed, which torch's own per-step matmul path (the 'without oneDNN' row) "
              "does not",
-             *harness.noise_notes(raw)]
+             harness.spread_note(raw), *harness.noise_notes(raw)]
     return harness.result(NAME, "LSTM(64, 256) training step, batch 32 x 64 steps", rows,
                           targets, notes, {"sizes": list(problem["sizes"])}, checks)
 

@@ -153,7 +153,7 @@ def run(quick: bool = False) -> dict:
              f"heads, feed-forward {4 * width}, vocabulary {VOCAB}, float32, dropout 0; median "
              f"of {rounds * per_round} steps after {warmup} warm-up steps, taking turns "
              f"({per_round} at a time); losses of the first {check_steps} steps compared",
-             *harness.noise_notes(raw)]
+             harness.spread_note(raw), *harness.noise_notes(raw)]
     return harness.result(NAME, "Transformer LM training step (4 x d128, context 128, batch 32)",
                           rows, targets, notes, {"sizes": list(problem["sizes"])}, checks)
 
