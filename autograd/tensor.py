@@ -120,6 +120,14 @@ _add, _sub, _mul, _div = ew.Add.apply, ew.Sub.apply, ew.Mul.apply, ew.Div.apply
 _exp, _log, _tanh, _sigmoid = ew.Exp.apply, ew.Log.apply, ew.TanhOp.apply, ew.SigmoidOp.apply
 
 
+def _is_bool(value: Any) -> bool:
+    """A Python bool, or a tensor or array of bools."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    data = value.data if isinstance(value, Tensor) else value
+    return getattr(getattr(data, "dtype", None), "kind", None) == "b"
+
+
 def _floating(t: Tensor) -> Tensor:
     """``t`` itself if it holds floats, else as float32: exp, log... of ints are floats."""
     return t if t.data.dtype.kind == "f" else t.to(float32)
@@ -355,6 +363,8 @@ class Tensor:
     def mT(self) -> Tensor:
         """The last two dims swapped (batched matrix transpose)."""
         n = self.data.ndim
+        if n == 0:  # as in PyTorch, a 0-d tensor is its own transpose
+            return self
         if n < 2:
             raise RuntimeError(f"mT: expected a tensor with 2 or more dims, got {n}")
         return shape_ops.Permute.apply(self, dims=(*range(n - 2), n - 1, n - 2))
@@ -662,9 +672,13 @@ class Tensor:
     def __sub__(self, other: Any) -> Tensor:
         if type(other) is Tensor and other.data.dtype is self.data.dtype:
             return _sub(self, other)
+        if self.data.dtype.kind == "b" or _is_bool(other):
+            raise RuntimeError(ew.BOOL_SUBTRACTION)
         return _sub(*_operands(self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
+        if self.data.dtype.kind == "b" or _is_bool(other):
+            raise RuntimeError(ew.BOOL_SUBTRACTION)
         b, a = _operands(self, other)
         return ew.Sub.apply(a, b)
 
@@ -702,9 +716,12 @@ class Tensor:
 
     def __rmatmul__(self, other: Any) -> Tensor:
         b, a = _operands(self, other)
-        return linalg.MatMul.apply(a, b)
+        return _matmul(a, b)
 
     def __neg__(self) -> Tensor:
+        if self.data.dtype.kind == "b":
+            raise RuntimeError("neg: negation, the `-` operator, on a bool tensor is not "
+                               "supported; to invert a mask use the `~` operator")
         return ew.Neg.apply(self)
 
     def __pos__(self) -> Tensor:
@@ -740,11 +757,28 @@ class Tensor:
             raise TypeError(f"~ (bitwise not) needs a bool or integer tensor, got {self.dtype}")
         return constant(~self.data)
 
+    def _bitwise(self, ufunc: Any, other: Any) -> Tensor:
+        """``&``, ``|``, ``^``: bitwise on integers, logical on bools, as in PyTorch."""
+        a, b = _operands(self, other)
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ew.broadcast_error(ufunc.__name__, a, b) from None
+        if a.data.dtype.kind not in "biu" or b.data.dtype.kind not in "biu":
+            raise TypeError(f"{ufunc.__name__}: needs bool or integer tensors, got "
+                            f"{a.dtype} and {b.dtype}")
+        return constant(ufunc(a.data, b.data))
+
     def __and__(self, other: Any) -> Tensor:
-        return self._compare(np.logical_and, other)
+        return self._bitwise(np.bitwise_and, other)
 
     def __or__(self, other: Any) -> Tensor:
-        return self._compare(np.logical_or, other)
+        return self._bitwise(np.bitwise_or, other)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return self._bitwise(np.bitwise_xor, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     # ------------------------------------------------------------------ elementwise
     def add(self, other: Any, alpha: float = 1) -> Tensor:
@@ -761,8 +795,14 @@ class Tensor:
 
     def pow(self, exponent: Any) -> Tensor:
         if isinstance(exponent, numbers.Real) and not isinstance(exponent, bool):
-            a = self if self.data.dtype.kind == "f" or float(exponent).is_integer() else (
-                self.to(float32))
+            kind = self.data.dtype.kind
+            if kind != "f" and float(exponent).is_integer():
+                if exponent < 0:
+                    raise RuntimeError("pow: Integers to negative integer powers are not "
+                                       f"allowed (a {self.dtype} tensor ** {exponent})")
+                a = self if kind != "b" else self.to(int64)  # True ** 2 is 1, an int64
+            else:
+                a = self if kind == "f" else self.to(float32)
             return ew.PowScalar.apply(a, exponent=exponent)
         return ew.Pow.apply(*_operands(self, exponent))
 
@@ -797,6 +837,8 @@ class Tensor:
         return _sigmoid(self if self.data.dtype.kind == "f" else _floating(self))
 
     def relu(self) -> Tensor:
+        if self.data.dtype.kind == "b":
+            raise RuntimeError("relu: Boolean inputs not supported for relu")
         return ew.ReluOp.apply(self)
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
@@ -853,6 +895,9 @@ class Tensor:
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: int | None = None, axis: Any = None,
             keepdims: bool | None = None) -> Tensor:
+        if self.data.dtype.kind != "f":
+            raise RuntimeError(f"std and var only support floating point dtypes, got "
+                               f"{self.dtype}")
         dim, keepdim = _dim_arg(dim, axis), keepdim or bool(keepdims)
         if correction is None:
             correction = 1 if unbiased else 0
@@ -944,7 +989,7 @@ class Tensor:
     def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
                   keepdims: bool | None = None) -> Tensor:
         dim, keepdim = _dim_arg(dim, axis), keepdim or bool(keepdims)
-        return reduce.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
+        return reduce.LogSumExp.apply(_floating(self), dim=dim, keepdim=keepdim)
 
     def softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
         return reduce.SoftmaxOp.apply(self, dim=_softmax_dim(self, _dim_arg(dim, axis)))
@@ -997,10 +1042,10 @@ class Tensor:
         return shape_ops.Reshape.apply(self, shape=shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        if self.ndim == 0:
-            return self._reshape((1,))
         s = normalize_dim(start_dim, self.ndim, "flatten")
         e = normalize_dim(end_dim, self.ndim, "flatten")
+        if self.ndim == 0:
+            return self._reshape((1,))
         if s > e:
             raise RuntimeError(f"flatten() has invalid args: start_dim {start_dim} "
                                f"cannot come after end_dim {end_dim}")
@@ -1016,6 +1061,8 @@ class Tensor:
         if len(dims) != self.ndim:
             raise RuntimeError(f"permute: got {len(dims)} dims {dims} for a tensor of "
                                f"shape {self.shape} ({self.ndim} dims)")
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"permute(): duplicate dims are not allowed: {dims}")
         dims = tuple(normalize_dim(d, self.ndim, "permute") for d in dims)
         if dims == tuple(range(self.ndim)):
             return self
@@ -1025,6 +1072,8 @@ class Tensor:
         order = list(range(self.ndim))
         d0 = normalize_dim(dim0, self.ndim, "transpose")
         d1 = normalize_dim(dim1, self.ndim, "transpose")
+        if self.ndim == 0:  # dims 0 and -1 of a 0-d tensor are the tensor itself
+            return self
         order[d0], order[d1] = order[d1], order[d0]
         return self.permute(*order)
 
@@ -1050,12 +1099,17 @@ class Tensor:
             )
         shp = tuple(self.shape[i - lead] if n == -1 and i >= lead else n
                     for i, n in enumerate(sizes))
-        return self.broadcast_to(shp)
+        if shp == self.data.shape:
+            return self
+        return shape_ops.BroadcastTo.apply(self, shape=shp)
 
     def broadcast_to(self, *shape: Any) -> Tensor:
+        """As :meth:`expand` (-1 keeps a size), as in PyTorch."""
         shape = _int_dims(shape)
         if shape == self.data.shape:
             return self
+        if -1 in shape:
+            return self.expand(shape)
         return shape_ops.BroadcastTo.apply(self, shape=shape)
 
     def expand_as(self, other: Tensor) -> Tensor:
@@ -1163,6 +1217,11 @@ class Tensor:
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple:
         """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or
         pieces of the listed sizes."""
+        if self.ndim == 0:
+            raise RuntimeError("split expects at least a 1-dimensional tensor")
+        if not isinstance(split_size_or_sections, (list, tuple)) and split_size_or_sections < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got "
+                               f"split_size={split_size_or_sections}")
         d = normalize_dim(dim, self.ndim, "split")
         n = self.shape[d]
         if isinstance(split_size_or_sections, (list, tuple)):
@@ -1174,9 +1233,11 @@ class Tensor:
                 )
         else:
             step = int(split_size_or_sections)
-            if step <= 0:
-                raise RuntimeError(f"split: split_size must be positive, got {step}")
-            sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
+            if step < 0 or (step == 0 and n):
+                raise RuntimeError(f"split expects split_size be positive (or 0 for an "
+                                   f"empty dim), but got split_size={step} for a dim of "
+                                   f"size {n}")
+            sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
         return shape_ops.Split.apply(self, dim=d, sizes=tuple(sizes))
 
     def unbind(self, dim: int = 0) -> tuple:
@@ -1187,17 +1248,21 @@ class Tensor:
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple:
         """At most ``chunks`` pieces of ceil(n / chunks) along ``dim``."""
+        if self.ndim == 0:
+            raise RuntimeError("chunk expects at least a 1-dimensional tensor")
         if chunks <= 0:
             raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
         n = self.shape[normalize_dim(dim, self.ndim, "chunk")]
-        return self.split(max(-(-n // chunks), 1), dim)
+        if n == 0:  # an empty dim gives `chunks` empty pieces, as in PyTorch
+            return self.split(0, dim) * chunks
+        return self.split(-(-n // chunks), dim)
 
     def pad(self, pad: Sequence[int], value: float = 0.0) -> Tensor:
         return shape_ops.Pad.apply(self, pad=tuple(pad), value=value)
 
     # ------------------------------------------------------------------ linear algebra
     def matmul(self, other: Any) -> Tensor:
-        return linalg.MatMul.apply(*_operands(self, other))
+        return _matmul(self, other)
 
     def dot(self, other: Tensor) -> Tensor:
         if self.ndim != 1 or getattr(other, "ndim", 0) != 1:
@@ -1211,6 +1276,16 @@ class Tensor:
                 f"[{other.shape[0]}] to have the same number of elements"
             )
         return self.matmul(other)
+
+
+def _matmul(a: Tensor, b: Any) -> Tensor:
+    """``a @ b``. Two dtypes are promoted as for ``*`` (PyTorch refuses them; the
+    result is the product in the wider dtype, never a different number); bool
+    matrices are refused, as PyTorch has no bool product either."""
+    a, b = _operands(a, b)
+    if a.data.dtype.kind == "b" and a.data.ndim and b.data.ndim:
+        raise TypeError("matmul: not implemented for bool tensors")
+    return linalg.MatMul.apply(a, b)
 
 
 def _softmax_dim(x: Tensor, dim: Any) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from .ops import shape
 from .ops.dims import normalize_dim
 from .tensor import Tensor, _operands, as_tensor
@@ -15,16 +17,33 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of Tensors")
-    ranks = {t.ndim for t in tensors}
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be "
+                               "concatenated")
+    dtype = _common_dtype(tensors)
+    # PyTorch's legacy rule: empty 1-d tensors (shape (0,)) join anything, as nothing
+    others = [t for t in tensors if t.shape != (0,)]
+    if not others:  # nothing but those: joined as they are, whatever the dim
+        others, dim = tensors, 0
+    d = normalize_dim(dim, others[0].ndim, "cat")
+    ranks = {t.ndim for t in others}
     if len(ranks) > 1:
         raise RuntimeError(
             "cat: tensors must have the same number of dimensions, got shapes "
-            + ", ".join(str(tuple(t.shape)) for t in tensors)
+            + ", ".join(str(tuple(t.shape)) for t in others)
         )
-    if len(tensors) > 1:
-        first = tensors[0]
-        tensors = [first] + [_operands(first, t)[1] for t in tensors[1:]]
-    return shape.Cat.apply(*tensors, dim=dim)
+    empty = (*others[0].shape[:d], 0, *others[0].shape[d + 1:])
+    return shape.Cat.apply(*[(t if t.shape != (0,) else t._reshape(empty)).to(dtype)
+                             for t in tensors], dim=dim)
+
+
+def _common_dtype(tensors: list) -> Any:
+    """The dtype PyTorch gives a list of tensors of 1 dim or more: the widest float if
+    any is a float (an int64 does not widen a float32), else the widest integer."""
+    dtypes = [t.dtype for t in tensors]
+    floats = [d for d in dtypes if d.kind == "f"]
+    return np.result_type(*(floats or dtypes))
 
 
 concatenate = cat
@@ -35,6 +54,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    normalize_dim(dim, tensors[0].ndim + 1, "stack")
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise RuntimeError(

@@ -33,6 +33,10 @@ def mask_grad(g, mask):
     return Mul.apply(g, constant(mask))
 
 
+BOOL_SUBTRACTION = ("sub: subtraction, the `-` operator, with a bool tensor is not supported; "
+                    "use `^` (logical xor) or `~` (logical not) instead")
+
+
 class BinaryOp(Op):
     __slots__ = ()
 
@@ -61,10 +65,16 @@ class Sub(BinaryOp):
     __slots__ = ()
 
     def forward(self, a, b):
-        return a - b
+        return a - b  # bool - bool: numpy refuses (explain); bool - int: Tensor refuses
 
     def backward(self, g):
         return g, (-g if self.needs_input_grad[1] else None)
+
+    @classmethod
+    def explain(cls, err: Exception, *inputs: Any, **attrs: Any) -> Exception:
+        if any(t.dtype.kind == "b" for t in inputs):
+            return RuntimeError(BOOL_SUBTRACTION)
+        return super().explain(err, *inputs, **attrs)
 
 
 class Mul(BinaryOp):
@@ -101,7 +111,10 @@ class Pow(BinaryOp):
     __slots__ = ()
 
     def forward(self, a, b):
-        out = a**b
+        if a.dtype.kind in "biu" and b.dtype.kind in "iu" and (b < 0).any():
+            out = _integer_power(a, b)
+        else:
+            out = a**b
         self.saved = (out,)
         return out
 
@@ -113,6 +126,16 @@ class Pow(BinaryOp):
             # where a == 0 the true limit of z·ln a is 0 (for b > 0), as PyTorch gives
             gb = g * self.output() * a.where(a != 0, 1.0).log()
         return ga, gb
+
+
+def _integer_power(a: Any, b: Any) -> Any:
+    """a ** b for integers, negative b included, as PyTorch computes it (numpy refuses):
+    1 for a = 1, ±1 for a = -1 (by the parity of b), 0 otherwise."""
+    xp = backend.array_module(a)
+    negative = b < 0
+    out = a ** xp.where(negative, 0, b)
+    inverse = xp.where(a == 1, 1, xp.where(a == -1, xp.where(b % 2 == 0, 1, -1), 0))
+    return xp.where(negative, inverse, out).astype(out.dtype, copy=False)
 
 
 class PowScalar(Op):
@@ -221,7 +244,7 @@ class Sign(Op):
     __slots__ = ()
 
     def forward(self, a):
-        return np.sign(a)
+        return a.copy() if a.dtype.kind == "b" else np.sign(a)  # sign(True) is True
 
     def backward(self, g):
         return (g * 0,)

@@ -19,7 +19,7 @@ def check_nonempty(op: str, shape: tuple, dim, axes: tuple,
                    kind: type[Exception] = RuntimeError) -> None:
     """PyTorch's errors for picking an element (max, argmax...) out of nothing
     (``kind``: PyTorch's type when no dim is given; IndexError for argmax/argmin)."""
-    if dim is None and 0 in shape:
+    if (dim is None or dim == () or dim == []) and 0 in shape:
         raise kind(f"{op}(): Expected reduction dim to be specified for "
                            f"input.numel() == 0 (input of shape {tuple(shape)}). Specify "
                            "the reduction dim with the 'dim' argument.")
@@ -35,6 +35,8 @@ class Reduction(Op):
     __slots__ = ("axes", "keepdim", "in_shape")
 
     def setup(self, x, dim, keepdim):
+        if dim == () or dim == []:  # as in PyTorch, no dims listed reduces them all
+            dim = None
         self.axes = normalize_dims(dim, x.ndim, self.op_name())
         self.keepdim = keepdim
         self.in_shape = x.shape
@@ -90,7 +92,8 @@ class Var(Reduction):
     def backward(self, g):
         (x,) = self.inputs
         centred = x - x.mean(self.axes, keepdim=True)
-        return (self.spread(g) * centred * (2 / (self.count() - self.correction)),)
+        dof = self.count() - self.correction  # none left: the variance is nan, so is this
+        return (self.spread(g) * centred * (2 / dof if dof > 0 else math.inf),)
 
 
 class SumTo(Op):

@@ -190,6 +190,14 @@ class Gather(Op):
 
     def forward(self, x, dim=0, index=None):
         self.dim = normalize_dim(dim, x.ndim, "gather")
+        if index.size == 0:  # nothing to pick: PyTorch checks no shapes either
+            self.index = index
+            return backend.zeros(index.shape, x.dtype, like=x)
+        if x.ndim <= 1 and index.ndim <= 1 and (x.ndim == 0 or index.ndim == 0):
+            # as in PyTorch, a 0-d input or index gathers as a 1-d one of one element
+            check_index(index, x.shape[0] if x.ndim else 1, "gather", dim)
+            self.index = index
+            return x.reshape(-1)[index]
         if index.ndim != x.ndim or any(
             i != self.dim and m > n for i, (m, n) in enumerate(zip(index.shape, x.shape))
         ):
@@ -207,6 +215,11 @@ class Gather(Op):
 
     def backward(self, g):
         (x,) = self.inputs
+        if self.index.size == 0:
+            return (constant(backend.zeros(x.shape, g.dtype, like=g.data)),)
+        if x.ndim == 0 or self.index.ndim == 0:  # the 0-d case of forward
+            flat = g.reshape(-1)._index_add_into((max(x.numel(), 1),), self.index.reshape(-1))
+            return (flat.reshape(x.shape),)
         zeros = constant(backend.zeros(x.shape, g.dtype, like=g.data))
         return (ScatterAdd.apply(zeros, g, dim=self.dim, index=self.index),)
 
@@ -266,12 +279,15 @@ class IndexSelect(Op):
             raise IndexError(f"index_select(): Index is supposed to be a vector, got shape "
                              f"{tuple(index.shape)}")
         self.dim = d = normalize_dim(dim, x.ndim, "index_select")
+        if x.ndim >= 2 and x.shape[d] == 0 and index.size:
+            raise RuntimeError(f"index_select(): self indexing axis dim should be positive "
+                               f"(dim {dim} of a tensor of shape {tuple(x.shape)} is empty)")
+        if x.ndim == 0 and index.size != 1:  # a 0-d tensor takes one index, 0
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, "
+                               f"got {index.size} value(s)")
         check_index(index, x.shape[d] if x.ndim else 1, "index_select", dim, IndexError)
         self.index = index.reshape(-1)
-        if x.ndim == 0:  # as PyTorch: a 0-d tensor takes one index, 0, and stays 0-d
-            if index.size != 1:
-                raise IndexError(f"index_select(): Index to scalar can have only 1 value, "
-                                 f"got {index.size} value(s)")
+        if x.ndim == 0:  # as PyTorch: ... and stays 0-d
             return x.copy()
         return np.take(x, self.index, axis=d)
 
