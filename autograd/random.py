@@ -42,6 +42,11 @@ def multinomial(weights: np.ndarray, num_samples: int, replacement: bool = False
         raise RuntimeError(f"multinomial: cannot sample n_sample > prob_dist.size(-1) samples "
                            f"without replacement ({num_samples} > {n})")
     w = np.atleast_2d(weights).astype(np.float64)
+    if not len(w):  # no rows: nothing to draw, as PyTorch
+        return np.zeros((0, num_samples), np.int64)
+    if n == 0:
+        raise RuntimeError(f"multinomial: the distribution has no categories (input of "
+                           f"shape {tuple(weights.shape)})")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or "
                            "element < 0")
