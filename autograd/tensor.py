@@ -7,6 +7,7 @@ is one line that hands its inputs to an op in ``autograd/ops``.
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 import threading
@@ -478,13 +479,20 @@ class Tensor:
         return bool(self.data.reshape(()))
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._one_number())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._one_number())
+
+    def _one_number(self) -> Any:
+        """The element of a one-element tensor, for Python's ``float()`` and ``int()``."""
+        if self.data.size != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars "
+                             f"(got shape {self.shape})")
+        return self.item()
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.data.dtype.kind not in "biu" or self.data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -620,10 +628,29 @@ class Tensor:
         return self
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
-        return self._inplace("add_", np.add, other if alpha == 1 else other * alpha)
+        return self._inplace("add_", np.add, self._times_alpha(other, alpha, "add_"))
 
     def sub_(self, other: Any, alpha: float = 1) -> Tensor:
-        return self._inplace("sub_", np.subtract, other if alpha == 1 else other * alpha)
+        if self.data.dtype.kind == "b" or _is_bool(other):
+            raise RuntimeError(ew.BOOL_SUBTRACTION)
+        return self._inplace("sub_", np.subtract, self._times_alpha(other, alpha, "sub_"))
+
+    def _times_alpha(self, other: Any, alpha: Any, op: str) -> Any:
+        """``other·alpha`` for ``add``/``sub`` and their in-place forms, with PyTorch's
+        rules for ``alpha``: no float alpha for integers, a bool one only for bools
+        (where any true alpha leaves ``other`` as it is)."""
+        if alpha is True or (alpha == 1 and not isinstance(alpha, bool)):
+            return other
+        kind = _operands(self, other)[1].data.dtype.kind
+        if isinstance(alpha, (bool, np.bool_)) and kind != "b":
+            raise RuntimeError(f"{op}: Boolean alpha only supported for Boolean results "
+                               f"(a {self.dtype} tensor and alpha={alpha})")
+        if kind in "biu" and not isinstance(alpha, (numbers.Integral, np.bool_)):
+            raise RuntimeError(f"{op}: For integral input tensors, argument alpha must not "
+                               f"be a floating point number (alpha={alpha})")
+        if kind == "b":
+            return other if alpha else _operands(self, other)[1] & False
+        return other * alpha
 
     def mul_(self, other: Any) -> Tensor:
         return self._inplace("mul_", np.multiply, other)
@@ -636,13 +663,23 @@ class Tensor:
 
     def fill_(self, value: Any) -> Tensor:
         self._check_inplace("fill_")
-        self.data[...] = value
+        if isinstance(value, Tensor) and value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions")
+        self.data[...] = value.data if isinstance(value, Tensor) else value
         engine.mark_modified(self.data)
         return self
 
     def copy_(self, src: Any) -> Tensor:
         self._check_inplace("copy_")
-        self.data[...] = src.data if isinstance(src, Tensor) else src
+        value = src.data if isinstance(src, Tensor) else src
+        try:
+            if np.broadcast_shapes(self.data.shape, np.shape(value)) != self.data.shape:
+                raise ValueError
+        except ValueError:
+            raise RuntimeError(f"copy_: the source of shape {tuple(np.shape(value))} does not "
+                               f"broadcast to the tensor's shape {self.shape}") from None
+        self.data[...] = value
         engine.mark_modified(self.data)
         return self
 
@@ -653,8 +690,14 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
-        self.data[_index_arrays(index, self.data)] = (
-            value.data if isinstance(value, Tensor) else value)
+        index = _index_arrays(index, self.data)
+        value = value.data if isinstance(value, Tensor) else value
+        try:
+            self.data[index] = value
+        except ValueError as err:  # the values do not broadcast to the selection
+            raise RuntimeError(f"__setitem__: cannot assign values of shape "
+                               f"{tuple(np.shape(value))} to the selection of a tensor of "
+                               f"shape {self.shape}: {err}") from None
         engine.mark_modified(self.data)
 
     # ------------------------------------------------------------------ operators
@@ -725,6 +768,8 @@ class Tensor:
         return ew.Neg.apply(self)
 
     def __pos__(self) -> Tensor:
+        if self.data.dtype.kind == "b":
+            raise RuntimeError("pos: the `+` operator on a bool tensor is not supported")
         return self
 
     def _compare(self, ufunc: Any, other: Any) -> Tensor:
@@ -782,10 +827,12 @@ class Tensor:
 
     # ------------------------------------------------------------------ elementwise
     def add(self, other: Any, alpha: float = 1) -> Tensor:
-        return self + (other if alpha == 1 else other * alpha)
+        return self + self._times_alpha(other, alpha, "add")
 
     def sub(self, other: Any, alpha: float = 1) -> Tensor:
-        return self - (other if alpha == 1 else other * alpha)
+        if self.data.dtype.kind == "b" or _is_bool(other):
+            raise RuntimeError(ew.BOOL_SUBTRACTION)
+        return self - self._times_alpha(other, alpha, "sub")
 
     def mul(self, other: Any) -> Tensor:
         return self * other
@@ -820,6 +867,8 @@ class Tensor:
 
     def abs(self) -> Tensor:
         return ew.Abs.apply(self)
+
+    __abs__ = abs
 
     def sign(self) -> Tensor:
         return ew.Sign.apply(self)
@@ -895,19 +944,23 @@ class Tensor:
     def var(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
             correction: int | None = None, axis: Any = None,
             keepdims: bool | None = None) -> Tensor:
+        return self._spread(reduce.Var, dim, unbiased, keepdim, correction, axis, keepdims)
+
+    def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+            correction: int | None = None, axis: Any = None,
+            keepdims: bool | None = None) -> Tensor:
+        return self._spread(reduce.Std, dim, unbiased, keepdim, correction, axis, keepdims)
+
+    def _spread(self, op: Any, dim: Any, unbiased: bool, keepdim: bool,
+                correction: int | None, axis: Any, keepdims: bool | None) -> Tensor:
+        """var or std (``op``) with PyTorch's arguments."""
         if self.data.dtype.kind != "f":
             raise RuntimeError(f"std and var only support floating point dtypes, got "
                                f"{self.dtype}")
         dim, keepdim = _dim_arg(dim, axis), keepdim or bool(keepdims)
         if correction is None:
             correction = 1 if unbiased else 0
-        return reduce.Var.apply(self, dim=dim, keepdim=keepdim, correction=correction)
-
-    def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
-            correction: int | None = None, axis: Any = None,
-            keepdims: bool | None = None) -> Tensor:
-        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis,
-                        keepdims=keepdims).sqrt()
+        return op.apply(self, dim=dim, keepdim=keepdim, correction=correction)
 
     def prod(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
              keepdims: bool | None = None) -> Tensor:
@@ -1000,6 +1053,8 @@ class Tensor:
     def sum_to_size(self, *size: Any) -> Tensor:
         """Sum broadcast dims away until the shape is ``size`` (undoes broadcasting)."""
         size = _int_dims(size)
+        if not size:  # a 0-d target is a plain sum (an integer dtype for bools)
+            return self.sum()
         if tuple(size) == self.data.shape:
             return self
         try:
@@ -1053,7 +1108,16 @@ class Tensor:
         return self._reshape((*shp[:s], int(np.prod(shp[s:e + 1])), *shp[e + 1:]))
 
     def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        if not len(sizes):
+            raise RuntimeError("unflatten: sizes must be non-empty")
         d = normalize_dim(dim, self.ndim, "unflatten")
+        if self.ndim == 0:
+            raise RuntimeError(f"unflatten: Dimension specified as {dim} but tensor has no "
+                               "dimensions")
+        n, known = self.shape[d], math.prod(s for s in sizes if s != -1)
+        if not (known and n % known == 0) if -1 in sizes else known != n:
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to "
+                               f"the size of dim {dim} ({n}) in the input tensor")
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
     def permute(self, *dims: Any) -> Tensor:
@@ -1061,8 +1125,6 @@ class Tensor:
         if len(dims) != self.ndim:
             raise RuntimeError(f"permute: got {len(dims)} dims {dims} for a tensor of "
                                f"shape {self.shape} ({self.ndim} dims)")
-        if len(set(dims)) != len(dims):
-            raise RuntimeError(f"permute(): duplicate dims are not allowed: {dims}")
         dims = tuple(normalize_dim(d, self.ndim, "permute") for d in dims)
         if dims == tuple(range(self.ndim)):
             return self
@@ -1134,8 +1196,14 @@ class Tensor:
     def scatter_add(self, dim: int, index: Any, src: Tensor) -> Tensor:
         """A copy of ``self`` with ``src`` added along ``dim`` at ``index`` (for dim 0,
         ``out[index[i][j]][j] += src[i][j]``); repeated indices accumulate."""
-        a, b = _operands(self, src)
-        return shape_ops.ScatterAdd.apply(a, b, dim=dim, index=_index_array(index, self.data))
+        src = src if isinstance(src, Tensor) else as_tensor(src)  # no promotion: torch's
+        index = _index_array(index, self.data)
+        if min(self.ndim, index.ndim, src.ndim) == 0:  # as in PyTorch, 0-d counts as 1-d
+            flat = self._reshape((1,)) if self.ndim == 0 else self
+            out = flat.scatter_add(dim, index.reshape(-1) if index.ndim == 0 else index,
+                                   src._reshape((1,)) if src.ndim == 0 else src)
+            return out._reshape(self.shape)
+        return shape_ops.ScatterAdd.apply(self, src, dim=dim, index=index)
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
         """``value`` where the bool ``mask`` holds, else ``self`` (mask broadcasts)."""

@@ -39,7 +39,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 
 def _common_dtype(tensors: list) -> Any:
-    """The dtype PyTorch gives a list of tensors of 1 dim or more: the widest float if
+    """The dtype PyTorch gives a list of tensors to join: the widest float if
     any is a float (an int64 does not widen a float32), else the widest integer."""
     dtypes = [t.dtype for t in tensors]
     floats = [d for d in dtypes if d.kind == "f"]
@@ -61,9 +61,9 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
             "stack expects each tensor to be equal size, but got "
             + ", ".join(str(tuple(t.shape)) for t in tensors)
         )
-    first = tensors[0]
-    tensors = [first] + [_operands(first, t)[1] for t in tensors[1:]]
-    return shape.Stack.apply(*tensors, dim=normalize_dim(dim, first.ndim + 1, "stack"))
+    dtype = _common_dtype(tensors)
+    return shape.Stack.apply(*[t.to(dtype) for t in tensors],
+                             dim=normalize_dim(dim, tensors[0].ndim + 1, "stack"))
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:

@@ -42,10 +42,11 @@ def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1,
 
 
 @st.composite
-def broadcast_pairs(draw: Any, max_dims: int = 4, max_side: int = 4) -> tuple:
+def broadcast_pairs(draw: Any, max_dims: int = 4, max_side: int = 4,
+                    min_side: int = 1) -> tuple:
     """Two shapes that broadcast together. Each is a suffix of a common shape with
     some dims set to 1, so either side may be the smaller one, in rank or in size."""
-    full = draw(shapes(0, max_dims, max_side=max_side))
+    full = draw(shapes(0, max_dims, min_side=min_side, max_side=max_side))
 
     def operand() -> tuple:
         rank = draw(st.integers(0, len(full)))

@@ -120,11 +120,12 @@ class Pow(BinaryOp):
 
     def backward(self, g):
         a, b = self.inputs
-        ga = g * b * a ** (b - 1) if self.needs_input_grad[0] else None
-        gb = None
+        ga = gb = None
+        if self.needs_input_grad[0]:  # 0 where b = 0 (a^0 is 1 for every a), as PyTorch
+            ga = (g * b * a ** (b - 1)).where(b != 0, 0.0)
         if self.needs_input_grad[1]:
-            # where a == 0 the true limit of z·ln a is 0 (for b > 0), as PyTorch gives
-            gb = g * self.output() * a.where(a != 0, 1.0).log()
+            # where a == 0 and b >= 0 the limit of z·ln a is 0, as PyTorch gives
+            gb = g * self.output() * a.where((a != 0) | (b < 0), 1.0).log()
         return ga, gb
 
 
@@ -156,6 +157,8 @@ class PowScalar(Op):
             return (g,)
         if c == 2:
             return (g * a * 2,)
+        if c == 0.5:  # √a's rule, as PyTorch (its sign at a = -0.0 included)
+            return (g / (a.sqrt() * 2),)
         return (g * (a ** (c - 1)) * c,)
 
     def name(self) -> str:

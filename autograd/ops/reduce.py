@@ -96,6 +96,22 @@ class Var(Reduction):
         return (self.spread(g) * centred * (2 / dof if dof > 0 else math.inf),)
 
 
+class Std(Var):
+    """z = √var.   dz/dx = (x - mean) / ((n - c)·z), and 0 where z = 0 (all the
+    values equal), as PyTorch: no nan gradient from a constant feature"""
+
+    __slots__ = ()
+
+    def forward(self, x, dim=None, keepdim=False, correction=1):
+        out = np.sqrt(super().forward(x, dim, keepdim, correction))
+        self.saved = (out,)
+        return out
+
+    def backward(self, g):
+        out = self.output()
+        return super().backward((g / (out * 2)).where(out != 0, 0.0))
+
+
 class SumTo(Op):
     """z = x summed down to ``shape`` (undoes broadcasting).   dz/dx = 1"""
 
@@ -172,6 +188,8 @@ class Prod(Reduction):
     def backward(self, g):
         (x,) = self.inputs
         g = self.spread(g)
+        if x.ndim == 0:  # the product of one number is that number (inf too), as PyTorch
+            return (g,)
         if np.all(x.data != 0):
             return (g * self.spread(self.output()) / x,)
         # With zeros, z / x is 0/0: form each "product of the others" exactly by

@@ -215,8 +215,8 @@ class Gather(Op):
 
     def backward(self, g):
         (x,) = self.inputs
-        if self.index.size == 0:
-            return (constant(backend.zeros(x.shape, g.dtype, like=g.data)),)
+        if self.index.size == 0:  # zeros, made from g (empty: sums to 0) to stay in the graph
+            return (g.sum().broadcast_to(x.shape),)
         if x.ndim == 0 or self.index.ndim == 0:  # the 0-d case of forward
             flat = g.reshape(-1)._index_add_into((max(x.numel(), 1),), self.index.reshape(-1))
             return (flat.reshape(x.shape),)
@@ -384,6 +384,13 @@ class Stack(Op):
         return Unbind.apply(g, dim=self.dim)
 
 
+def _padded(x: Any, widths: list, value: Any) -> Any:
+    """``x`` with ``widths`` (lo, hi) per dim added as ``value``s, negative ones cut off."""
+    x = x[tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, x.shape))]
+    grow = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+    return np.pad(x, grow, constant_values=value) if any(map(any, grow)) else x.copy()
+
+
 class Pad(Op):
     """z = x with constant borders (torch.nn.functional.pad order: last dim first).
     dz/dx: the gradient with the borders cut off"""
@@ -391,22 +398,26 @@ class Pad(Op):
     __slots__ = ("widths",)
 
     def forward(self, x, pad=(), value=0.0):
-        if len(pad) % 2 or len(pad) // 2 > x.ndim:
-            raise ValueError(
-                f"pad: padding length {len(pad)} must be even and at most twice the "
-                f"number of dims ({x.ndim})"
-            )
+        if len(pad) % 2:
+            raise ValueError(f"Padding length must be divisible by 2, got {len(pad)}")
+        if len(pad) // 2 > x.ndim:
+            raise ValueError(f"Padding length should be less than or equal to two times the "
+                             f"input dimension but got padding length {len(pad)} and input "
+                             f"of dimension {x.ndim}")
         widths = [(0, 0)] * x.ndim
         for i in range(len(pad) // 2):
             widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-        if any(lo < 0 or hi < 0 for lo, hi in widths):
-            raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+        for (lo, hi), n in zip(widths, x.shape):
+            if n + min(lo, 0) + min(hi, 0) < 0:  # negative widths crop, as in PyTorch
+                raise ValueError(f"narrow(): length must be non-negative (a dim of size {n} "
+                                 f"cropped by ({lo}, {hi}))")
         self.widths = widths
-        return np.pad(x, widths, constant_values=value)
+        return _padded(x, widths, value)
 
     def backward(self, g):
-        index = tuple(slice(lo, n - hi) for (lo, hi), n in zip(self.widths, g.shape))
-        return (g[index],)
+        # the borders added cut off, and what was cropped put back as zeros
+        return (Pad.apply(g, pad=tuple(-w for lo, hi in self.widths[::-1] for w in (lo, hi)),
+                          value=0.0),)
 
     @classmethod
     def explain(cls, err, x, pad=(), value=0.0):
