@@ -16,7 +16,7 @@ import numpy as np
 from . import backend
 from .backend import random
 from .function import constant
-from .tensor import Tensor, _int_dims, float32, int64, numeric_dtype
+from .tensor import Tensor, _fill_value, _int_dims, float32, int64, numeric_dtype
 
 
 def _size(size: tuple, op: str, given: bool = True) -> tuple:
@@ -71,6 +71,7 @@ def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
     if dtype is None:
         dtype = float32 if isinstance(fill_value, float) else (
             np.bool_ if isinstance(fill_value, bool) else int64)
+    fill_value = _fill_value(fill_value, dtype, "full")
     array = backend.full(_size((size,), "full"), fill_value, dtype, device=device)
     return _finish(array, requires_grad)
 
@@ -93,7 +94,9 @@ def ones_like(t: Tensor, dtype: Any = None, device: Any = None,
 
 def full_like(t: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
-    array = backend.full(t.shape, fill_value, dtype or t.dtype, **_like(t, device))
+    dtype = dtype or t.dtype
+    array = backend.full(t.shape, _fill_value(fill_value, dtype, "full_like"), dtype,
+                         **_like(t, device))
     return _finish(array, requires_grad)
 
 
@@ -140,8 +143,10 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if dtype is None:
         floats = any(isinstance(v, float) for v in (start, end, step))
         dtype = float32 if floats else int64
-    # counted in float64 and converted, so float32 ranges end where PyTorch's do
-    array = backend.arange(start, end, step, np.float64, device=device).astype(dtype)
+    # counted in float64 and converted, so float32 ranges end where PyTorch's do; an
+    # infinite step counts ceil(span / step) = 0 elements, as PyTorch (numpy counts 1)
+    stop = start if math.isinf(step) else end
+    array = backend.arange(start, stop, step, np.float64, device=device).astype(dtype)
     return _finish(array, requires_grad)
 
 

@@ -121,6 +121,24 @@ _add, _sub, _mul, _div = ew.Add.apply, ew.Sub.apply, ew.Mul.apply, ew.Div.apply
 _exp, _log, _tanh, _sigmoid = ew.Exp.apply, ew.Log.apply, ew.TanhOp.apply, ew.SigmoidOp.apply
 
 
+def _fill_value(value: Any, dtype: Any, op: str) -> Any:
+    """``value`` (a number or a 0-d tensor) to fill a ``dtype`` array with, refused as
+    PyTorch does where it cannot become that dtype: a nan, an infinity or a number out
+    of range into an integer dtype (numpy would store garbage or raise its own error)."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    kind = np.dtype(dtype).kind
+    if kind in "iu" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        info = np.iinfo(dtype)
+        if not (math.isfinite(value) and info.min <= value <= info.max):
+            if isinstance(value, numbers.Integral):  # PyTorch's type for a Python int
+                raise OverflowError(f"{op}: int {value} too big to convert to "
+                                    f"{np.dtype(dtype)}")
+            raise RuntimeError(f"{op}: value {value} cannot be converted to type "
+                               f"{np.dtype(dtype)} without overflow")
+    return value
+
+
 def _is_bool(value: Any) -> bool:
     """A Python bool, or a tensor or array of bools."""
     if isinstance(value, (bool, np.bool_)):
@@ -641,7 +659,8 @@ class Tensor:
         (where any true alpha leaves ``other`` as it is)."""
         if alpha is True or (alpha == 1 and not isinstance(alpha, bool)):
             return other
-        kind = _operands(self, other)[1].data.dtype.kind
+        a, b = _operands(self, other)
+        kind = np.result_type(a.data.dtype, b.data.dtype).kind  # the result's kind
         if isinstance(alpha, (bool, np.bool_)) and kind != "b":
             raise RuntimeError(f"{op}: Boolean alpha only supported for Boolean results "
                                f"(a {self.dtype} tensor and alpha={alpha})")
@@ -649,7 +668,7 @@ class Tensor:
             raise RuntimeError(f"{op}: For integral input tensors, argument alpha must not "
                                f"be a floating point number (alpha={alpha})")
         if kind == "b":
-            return other if alpha else _operands(self, other)[1] & False
+            return other if alpha else b & False
         return other * alpha
 
     def mul_(self, other: Any) -> Tensor:
@@ -666,7 +685,7 @@ class Tensor:
         if isinstance(value, Tensor) and value.ndim:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {value.ndim} dimensions")
-        self.data[...] = value.data if isinstance(value, Tensor) else value
+        self.data[...] = _fill_value(value, self.data.dtype, "fill_")
         engine.mark_modified(self.data)
         return self
 
@@ -1263,7 +1282,11 @@ class Tensor:
             keys = keys.astype(np.int64)
         if largest:
             keys = -keys
-        order = np.argsort(keys, axis=d, kind="stable")
+        order = np.argsort(keys, axis=d, kind="stable")  # a nan sorts last
+        if largest and keys.dtype.kind == "f":  # ... and is the largest, as in PyTorch
+            nan_first = np.argsort(~np.isnan(np.take_along_axis(keys, order, d)), axis=d,
+                                   kind="stable")
+            order = np.take_along_axis(order, nan_first, d)
         index = order[(slice(None),) * d + (slice(0, k),)]
         return TopK(self.gather(d, index), constant(index.astype(int64)))
 

@@ -515,6 +515,25 @@ def _topk_of_a_number(arrays: tuple, kwargs: dict, ours: Any, theirs: Any) -> bo
     return arrays[0].ndim == 0 and kwargs.get("k") == 0 and ours.error is None
 
 
+def _ties_in_another_order(arrays: tuple, kwargs: dict, ours: Any, theirs: Any) -> bool:
+    """topk among equal values (nans too): PyTorch leaves which of them come first
+    unspecified (its kernel's order is not by index); ours keeps the lower index
+    first. Where the indices differ, the values must still be PyTorch's and ours must
+    be distinct indices that pick exactly those values."""
+    if ours.error is not None or theirs.error is not None:
+        return False
+    index, expected = ours.value[1].numpy(), theirs.value[1].numpy()
+    if index.shape != expected.shape or np.array_equal(index, expected):
+        return False  # compared (gradients too) as usual
+    _same(ours.value[0], theirs.value[0], "topk values")
+    x, d = arrays[0], kwargs["d"] % max(arrays[0].ndim, 1)
+    picked = np.take_along_axis(x, index, d) if x.ndim else x.reshape(index.shape)
+    np.testing.assert_array_equal(picked, ours.value[0].numpy(), "topk picks its values")
+    assert all(len(set(v)) == len(v) for v in np.moveaxis(index, d, -1).reshape(
+        -1, index.shape[d] if index.ndim else 1).tolist()), "topk picked an index twice"
+    return True
+
+
 def _several_ellipses(arrays: tuple, kwargs: dict, ours: Any, theirs: Any) -> bool:
     """PyTorch accepts an index with several ``...``; numpy and chaingrad refuse it."""
     return (sum(i is Ellipsis for i in kwargs.get("i", ())) > 1
@@ -573,7 +592,8 @@ DEVIATIONS = {
     "logsumexp": {"every dim without a dim": _logsumexp_of_everything},
     "expand": {"PyTorch's -1 in a new dim": _expand_minus_one_into_nothing},
     "broadcast_to": {"PyTorch's -1 in a new dim": _expand_minus_one_into_nothing},
-    "topk": {"PyTorch's topk(0) of a 0-d tensor": _topk_of_a_number},
+    "topk": {"PyTorch's topk(0) of a 0-d tensor": _topk_of_a_number,
+             "ties in another order": _ties_in_another_order},
     "getitem": {"several Ellipsis": _several_ellipses},
     "setitem": {"several Ellipsis": _several_ellipses},
 }

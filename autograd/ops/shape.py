@@ -220,7 +220,7 @@ class Gather(Op):
         if x.ndim == 0 or self.index.ndim == 0:  # the 0-d case of forward
             flat = g.reshape(-1)._index_add_into((max(x.numel(), 1),), self.index.reshape(-1))
             return (flat.reshape(x.shape),)
-        zeros = constant(backend.zeros(x.shape, g.dtype, like=g.data))
+        zeros = _zeros(g, x.shape)
         return (ScatterAdd.apply(zeros, g, dim=self.dim, index=self.index),)
 
 
@@ -234,14 +234,17 @@ class ScatterAdd(Op):
 
     def forward(self, x, src, dim=0, index=None):
         self.dim = d = normalize_dim(dim, x.ndim, "scatter_add")
+        if x.dtype != src.dtype:
+            raise RuntimeError(f"scatter_add(): expected self.dtype to be equal to src.dtype, "
+                               f"got {x.dtype} and {src.dtype}")
+        self.index = index
+        if index.size == 0:  # nothing to add: PyTorch checks no shapes either
+            return x.copy()
         if index.ndim != x.ndim or src.ndim != x.ndim:
             raise RuntimeError(
                 f"scatter_add(): index {tuple(index.shape)}, self {tuple(x.shape)} and src "
                 f"{tuple(src.shape)} must have the same number of dimensions"
             )
-        if x.dtype != src.dtype:
-            raise RuntimeError(f"scatter_add(): expected self.dtype to be equal to src.dtype, "
-                               f"got {x.dtype} and {src.dtype}")
         if any(m > s or (i != d and m > n)
                for i, (m, n, s) in enumerate(zip(index.shape, x.shape, src.shape))):
             raise RuntimeError(
@@ -250,7 +253,6 @@ class ScatterAdd(Op):
                 f"{list(src.shape)}"
             )
         check_index(index, x.shape[d], "scatter_add", dim)
-        self.index = index
         grid = backend.open_grid(index.shape, like=index)
         grid[d] = index
         out = x.copy()
@@ -260,7 +262,9 @@ class ScatterAdd(Op):
     def backward(self, g):
         src = self.inputs[1]
         gsrc = None
-        if self.needs_input_grad[1]:
+        if self.needs_input_grad[1] and self.index.size == 0:  # no element of src was read
+            gsrc = _zeros(g, src.shape)
+        elif self.needs_input_grad[1]:
             gsrc = Gather.apply(g, dim=self.dim, index=self.index)
             if gsrc.shape != src.shape:  # the part of src the index never reached
                 widths = [w for m, n in zip(gsrc.shape[::-1], src.shape[::-1]) for w in (0, n - m)]
