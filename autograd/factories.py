@@ -19,10 +19,10 @@ from .function import constant
 from .tensor import Tensor, _fill_value, _int_dims, float32, int64, numeric_dtype
 
 
-def _size(size: tuple, op: str, given: bool = True) -> tuple:
+def _size(size: tuple, op: str) -> tuple:
     """The size a creation function was given (varargs or one sequence), checked as
-    PyTorch does: ints, none negative, and at least one argument (``given``)."""
-    if not size and given:
+    PyTorch does: ints, none negative, and at least one argument."""
+    if not size:
         raise TypeError(f"{op}() missing 1 required positional argument: \"size\"")
     shape = _int_dims(size)
     for i, n in enumerate(shape):

@@ -709,8 +709,10 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
+        # a number is converted first (PyTorch's order): an int tensor refuses nan
+        value = value.data if isinstance(value, Tensor) else _fill_value(
+            value, self.data.dtype, "__setitem__")
         index = _index_arrays(index, self.data)
-        value = value.data if isinstance(value, Tensor) else value
         try:
             self.data[index] = value
         except ValueError as err:  # the values do not broadcast to the selection
@@ -1133,11 +1135,17 @@ class Tensor:
         if self.ndim == 0:
             raise RuntimeError(f"unflatten: Dimension specified as {dim} but tensor has no "
                                "dimensions")
+        sizes = tuple(sizes)
+        if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+            raise RuntimeError(f"unflatten: invalid sizes {list(sizes)}: only one dimension "
+                               f"can be inferred (-1), and no other size can be negative")
         n, known = self.shape[d], math.prod(s for s in sizes if s != -1)
         if not (known and n % known == 0) if -1 in sizes else known != n:
             raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to "
                                f"the size of dim {dim} ({n}) in the input tensor")
-        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+        # -1 inferred from this dim alone (reshape could not: an empty tensor's is ambiguous)
+        sizes = tuple(n // known if s == -1 else s for s in sizes)
+        return self.reshape(self.shape[:d] + sizes + self.shape[d + 1:])
 
     def permute(self, *dims: Any) -> Tensor:
         dims = _int_dims(dims)

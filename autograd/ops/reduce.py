@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import backend
+from ..engine import _mode
 from ..function import Op, constant
 from .dims import keepdim_shape, normalize_dims
 
@@ -177,10 +178,11 @@ class Amin(Extremum):
 class Prod(Reduction):
     """z = Π x over dim.   dz/dx_i = Π_{j≠i} x_j  (= z / x_i when no x is 0)"""
 
-    __slots__ = ()
+    __slots__ = ("whole",)
 
     def forward(self, x, dim=None, keepdim=False):
         axes = self.setup(x, dim, keepdim)
+        self.whole = dim is None
         out = x.prod(axis=axes, keepdims=keepdim)
         self.saved = (out,)
         return out
@@ -190,8 +192,13 @@ class Prod(Reduction):
         g = self.spread(g)
         if x.ndim == 0:  # the product of one number is that number (inf too), as PyTorch
             return (g,)
-        if np.all(x.data != 0):
+        zeros = np.count_nonzero(x.data == 0)
+        if not zeros:
             return (g * self.spread(self.output()) / x,)
+        if self.whole and zeros > 1 and not _mode.enabled:
+            # every product of the others holds a zero: 0, beside an inf too, as PyTorch's
+            # shortcut (which it takes only here: no dim given, no graph being built)
+            return (constant(backend.zeros(x.shape, g.dtype, like=g.data)),)
         # With zeros, z / x is 0/0: form each "product of the others" exactly by
         # moving the reduced axes to the end, flattening them to one axis of n,
         # and multiplying an n x n copy with ones on the diagonal.
