@@ -1382,8 +1382,9 @@ def _matmul(a: Tensor, b: Any) -> Tensor:
     result is the product in the wider dtype, never a different number); bool
     matrices are refused, as PyTorch has no bool product either."""
     a, b = _operands(a, b)
-    if a.data.dtype.kind == "b" and a.data.ndim and b.data.ndim:
-        raise TypeError("matmul: not implemented for bool tensors")
+    if "b" in (a.data.dtype.kind, b.data.dtype.kind) and a.data.ndim and b.data.ndim:
+        raise RuntimeError(f"matmul: not implemented for bool tensors (got {a.dtype} and "
+                           f"{b.dtype})")
     return linalg.MatMul.apply(a, b)
 
 

@@ -541,11 +541,11 @@ def _several_ellipses(arrays: tuple, kwargs: dict, ours: Any, theirs: Any) -> bo
 
 
 def _bool_product(arrays: tuple, kwargs: dict, ours: Any, theirs: Any) -> bool:
-    """A product of bool matrices: PyTorch has no kernel for them (it answers only
-    when nothing is to be computed, or first names another dtype mismatch); chaingrad
-    always refuses them with a TypeError."""
+    """A product with a bool matrix: PyTorch has no kernel for it, but answers where
+    nothing is to be computed (empty operands); chaingrad always refuses it, with
+    PyTorch's RuntimeError (elsewhere the types are compared as usual)."""
     return (any(a.dtype == np.bool_ for a in arrays) and all(a.ndim for a in arrays)
-            and isinstance(ours.error, TypeError))
+            and isinstance(ours.error, RuntimeError) and theirs.error is None)
 
 
 def _sign_of_nan(arrays: tuple, kwargs: dict, ours: Any, theirs: Any) -> bool:
@@ -586,7 +586,7 @@ def _spread_over_no_dims(method: str) -> Callable:
 DEVIATIONS = {
     "sign": {"sign(nan) is nan": _sign_of_nan},
     "matmul": {"promotes two dtypes": _promoted_product, "bool matrices": _bool_product},
-    "dot": {"promotes two dtypes": _promoted_product},
+    "dot": {"promotes two dtypes": _promoted_product, "bool vectors": _bool_product},
     "fn_matmul": {"promotes two dtypes": _promoted_product, "bool matrices": _bool_product},
     "prod": {"several dims": _reduce_each_dim(lambda x, d, k: x.prod(d, keepdim=k))},
     "logsumexp": {"every dim without a dim": _logsumexp_of_everything},
