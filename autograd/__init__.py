@@ -8,7 +8,7 @@
     tensor([2., 4., 6.])
 """
 
-from . import data, distributed, functional, viz
+from . import cuda, data, distributed, functional, viz
 from .backend import Device as device
 from .engine import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .factories import (
@@ -44,9 +44,8 @@ double = float64
 long = int64
 
 __all__ = [
-    "Tensor", "Scalar", "compile", "CompileWarning", "device", "Function", "FunctionCtx",
-    "grad", "backward", "functional",
-    "data", "distributed", "viz",
+    "Tensor", "Scalar", "compile", "CompileWarning", "device", "cuda", "Function",
+    "FunctionCtx", "grad", "backward", "functional", "data", "distributed", "viz",
     "gradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "manual_seed", "tensor", "as_tensor", "zeros", "ones", "full",
     "empty", "zeros_like", "ones_like", "full_like", "randn", "rand", "randint",

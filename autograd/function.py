@@ -77,7 +77,8 @@ class Op(Node):
             else:
                 out = node.forward(*[t.data for t in inputs], **attrs)
         except (ValueError, TypeError) as err:
-            raise cls.explain(err, *inputs, **attrs) from None
+            mixed = mixed_devices(inputs)  # looked for only once something failed
+            raise (mixed or cls.explain(err, *inputs, **attrs)) from None
         if type(out) is not _ndarray:
             out = _as_array(out)
         if _mode.enabled:
@@ -214,7 +215,8 @@ class MultiOutputOp(Op):
         try:
             outs = node.forward(*[t.data for t in inputs], **attrs)
         except (ValueError, TypeError) as err:
-            raise cls.explain(err, *inputs, **attrs) from None
+            mixed = mixed_devices(inputs)
+            raise (mixed or cls.explain(err, *inputs, **attrs)) from None
         if _mode.enabled:
             needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
@@ -238,6 +240,17 @@ class MultiOutputOp(Op):
             if ref() is value:
                 return i
         raise RuntimeError(f"{self.name()}: gradient for a tensor it did not produce")
+
+
+def mixed_devices(tensors: Any) -> RuntimeError | None:
+    """PyTorch's error for tensors on different devices, or None. (Array libraries
+    refuse each other's arrays, so ops run unchecked and this names the cause of
+    their failure.)"""
+    devices = list(dict.fromkeys(backend.device_of(t.data) for t in tensors))
+    if len(devices) < 2:
+        return None
+    return RuntimeError(f"Expected all tensors to be on the same device, but found at least "
+                        f"two devices, {devices[0]} and {devices[1]}!")
 
 
 def constant(array: Any) -> Tensor:

@@ -111,7 +111,7 @@ def _operands(a: Tensor, b: Any) -> tuple:
         else:
             raise TypeError(f"unsupported operand: complex number {b!r}")
         return a, constant(backend.scalar(b, dtype, like=a.data))
-    if isinstance(b, (np.ndarray, np.generic, list, tuple)):
+    if isinstance(b, (np.generic, list, tuple)) or backend.is_array(b):
         return _operands(a, Tensor(b, device=a.device))
     raise TypeError(f"unsupported operand type for a Tensor op: {type(b).__name__}")
 

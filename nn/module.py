@@ -62,6 +62,14 @@ def _loadable(key: str, source: Any, target: Tensor) -> tuple[np.ndarray | None,
     return array.astype(target.dtype, copy=False), None
 
 
+def _moved(array: Any, dtype: Any, device: Any) -> Any:
+    """``array`` converted to a float ``dtype`` (floating arrays only) and moved to
+    ``device``; itself when neither changes it."""
+    if dtype is not None and array.dtype.kind == "f" and array.dtype != dtype:
+        array = array.astype(dtype)
+    return array if device is None else backend.to_device(array, device)
+
+
 class Module:
     """Base class of layers and models: subclass it, assign layers and Parameters
     in ``__init__`` (after ``super().__init__()``) and define ``forward``."""
@@ -312,39 +320,48 @@ class Module:
 
     # ------------------------------------------------------------------ dtype / device
     def to(self, *args: Any, dtype: Any = None, device: Any = None, **kwargs: Any) -> Module:
-        """``to(dtype)`` converts floating-point parameters and buffers in place;
-        ``to("cpu")`` is a no-op. Returns ``self``."""
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(tensor)`` (its
+        device and dtype): moves every parameter and buffer to ``device`` and converts
+        the floating-point ones to ``dtype``, in place, gradients too. Parameters keep
+        their identity, so an optimizer made before the move still works. Returns
+        ``self``."""
         for arg in args:
-            if isinstance(arg, str):
+            if isinstance(arg, (str, backend.Device)):
                 device = arg
             elif isinstance(arg, Tensor):
-                dtype = arg.dtype
+                device, dtype = arg.device, arg.dtype
             else:
                 dtype = arg
-        if device is not None and str(device) != "cpu":
-            raise RuntimeError(
-                f"to: device {device!r} is not available yet; chaingrad runs on 'cpu'"
-            )
-        if dtype is None:
-            return self
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got {dtype}")
+        target = None if device is None else backend.as_device(device)
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError(
+                    f"nn.Module.to only accepts floating point dtypes, but got {dtype}")
         for value in [*self.parameters(), *self.buffers()]:
-            if value.data.dtype.kind == "f" and value.data.dtype != dtype:
-                value.data = value.data.astype(dtype)
-                if value.grad is not None:
-                    value.grad = constant(value.grad.data.astype(dtype))
+            converted = _moved(value.data, dtype, target)
+            if converted is value.data:
+                continue
+            value.data = converted
+            if value.grad is not None:
+                value.grad = constant(_moved(value.grad.data, dtype, target))
         return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """``to("cuda")`` (or ``to("cuda:N")`` for an index ``device``), in place."""
+        if isinstance(device, int):
+            device = backend.Device("cuda", device)
+        return self.to(device if device is not None else "cuda")
+
+    def cpu(self) -> Module:
+        """``to("cpu")``, in place."""
+        return self.to("cpu")
 
     def float(self) -> Module:
         return self.to(np.float32)
 
     def double(self) -> Module:
         return self.to(np.float64)
-
-    def cpu(self) -> Module:
-        return self
 
     # ------------------------------------------------------------------ state
     def state_dict(self, destination: dict | None = None, prefix: str = "",

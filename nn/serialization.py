@@ -60,7 +60,11 @@ class _Encoder:
             if isinstance(obj, plain):
                 return plain(obj)
         if isinstance(obj, Tensor):
-            return self.array(obj.data, "tensor")
+            device = obj.device
+            if device.type == "cpu":
+                return self.array(obj.data, "tensor")
+            # a device tensor: its host copy, and where it lived (for nn.load)
+            return {"device_tensor": [self.array(obj.data, "tensor")["tensor"], str(device)]}
         if isinstance(obj, np.ndarray):
             return self.array(obj, "ndarray")
         if isinstance(obj, dict):
@@ -75,22 +79,26 @@ class _Encoder:
         )
 
 
-def _decode(data: Any, arrays: Any) -> Any:
+def _decode(data: Any, arrays: Any, device: Any = None) -> Any:
+    """The saved structure rebuilt; tensors on ``device`` (None: where they were saved)."""
     if isinstance(data, list):
-        return [_decode(v, arrays) for v in data]
+        return [_decode(v, arrays, device) for v in data]
     if not isinstance(data, dict):
         return data
     ((kind, value),) = data.items()
     if kind == "dict":
         out = {}
         for k, v in value:
-            out[_decode(k, arrays)] = _decode(v, arrays)
+            out[_decode(k, arrays, device)] = _decode(v, arrays, device)
         return out
     if kind == "tuple":
-        return tuple(_decode(v, arrays) for v in value)
+        return tuple(_decode(v, arrays, device) for v in value)
+    if kind == "device_tensor":
+        key, saved_on = value
+        return constant(backend.to_device(arrays[key], device or saved_on))
     array = arrays[value]
     if kind == "tensor":
-        return constant(array)
+        return constant(array if device is None else backend.to_device(array, device))
     if kind == "scalar":
         return array[()]
     return array
@@ -98,7 +106,8 @@ def _decode(data: Any, arrays: Any) -> Any:
 
 def save(obj: Any, path: str | os.PathLike) -> None:
     """Write ``obj`` (e.g. ``model.state_dict()`` or an optimizer's state dict, or a
-    dict holding both) to ``path`` as an ``.npz``, atomically."""
+    dict holding both) to ``path`` as an ``.npz``, atomically. Tensors on a GPU
+    are written as host arrays, with their device noted for :func:`load`."""
     encoder = _Encoder()
     try:
         meta = {"format": _FORMAT, "version": _VERSION, "root": encoder.encode(obj)}
@@ -200,11 +209,14 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
-def load(path: str | os.PathLike) -> Any:
+def load(path: str | os.PathLike, map_location: Any = None) -> Any:
     """Read back what :func:`save` wrote: Tensors come back as Tensors, arrays as
-    arrays, dict keys with their types and order. Raises ``RuntimeError`` naming
-    ``path`` when the file is damaged or was not written by ``nn.save``."""
+    arrays, dict keys with their types and order. Tensors land on the device they
+    were saved from, or on ``map_location`` (``"cpu"``, ``"cuda"``, ``"cuda:1"`` or
+    an ``autograd.device``) when given. Raises ``RuntimeError`` naming ``path``
+    when the file is damaged or was not written by ``nn.save``."""
     path = os.fspath(path)
+    device = None if map_location is None else backend.as_device(map_location)
     with open(path, "rb") as f:  # a missing file stays a FileNotFoundError
         try:
             with np.load(f, allow_pickle=False) as npz:
@@ -222,7 +234,7 @@ def load(path: str | os.PathLike) -> Any:
             raise ValueError(f"unknown format {meta.get('format')!r}")
         if meta.get("version", 0) > _VERSION:
             raise ValueError(f"written by a newer version ({meta['version']})")
-        return _decode(meta["root"], arrays)
+        return _decode(meta["root"], arrays, device)
     except RecursionError:
         raise RuntimeError(f"nn.load: {path} has damaged metadata: its structure is "
                            "nested too deeply") from None

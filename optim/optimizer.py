@@ -247,7 +247,8 @@ def _wrong_grad_shape(optimizer: Optimizer, param: Tensor, grad: Tensor) -> None
 
 
 def _state_for(param: Tensor, index: int, values: dict[str, Any]) -> dict[str, Any]:
-    """Saved state of one parameter, copied, its buffers cast to the parameter's dtype."""
+    """Saved state of one parameter, copied, its buffers cast to the parameter's dtype
+    and placed on its device (as PyTorch's optimizers do)."""
     state = {}
     for key, value in values.items():
         if key != "step" and isinstance(value, (Tensor, np.ndarray)):
@@ -257,7 +258,8 @@ def _state_for(param: Tensor, index: int, values: dict[str, Any]) -> dict[str, A
                     f"loaded state dict has state '{key}' of shape {tuple(array.shape)} "
                     f"for parameter {index} of shape {tuple(param.shape)}"
                 )
-            value = Tensor(array, dtype=param.dtype if param.dtype.kind == "f" else None)
+            value = Tensor(array, dtype=param.dtype if param.dtype.kind == "f" else None,
+                           device=param.device)
         else:
             value = _copy_value(value)
         state[key] = value

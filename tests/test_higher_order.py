@@ -1,17 +1,42 @@
 """Higher derivatives: backward rules are Tensor ops, so with ``create_graph=True``
-the gradient is itself differentiable. Checked against closed forms, against
-torch's double backward and ``torch.autograd.functional``, and by finite
-differences of the gradient (gradcheck of a gradient)."""
+the gradient is itself differentiable. Every twice-differentiable op of the
+registry (``op_registry.py``) is checked by finite differences of its gradient
+(gradcheck of a gradient) and against torch's double backward, on
+``devices.DEVICE``; below, closed forms, third derivatives and
+``torch.autograd.functional``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from op_checks import double_backward_as_torch, gradgradcheck
+from op_registry import OPS, op_id
+from strategies import FAST
 
 import autograd as ag
 from autograd import functional as AF
 
 torch = pytest.importorskip("torch")
+
+#: gradcheck of a gradient differentiates every backward rule numerically: fewer draws
+SECOND = settings(FAST, max_examples=max(FAST.max_examples // 3, 4))
+TWICE = [op for op in OPS if op.gradgrad]
+
+
+@pytest.mark.parametrize("op", TWICE, ids=op_id)
+@SECOND
+@given(data=st.data())
+def test_gradcheck_of_the_gradient(op, data):
+    gradgradcheck(op, op.sample(data))
+
+
+@pytest.mark.parametrize("op", [op for op in TWICE if op.torch and op.torch_grads], ids=op_id)
+@SECOND
+@given(data=st.data())
+def test_double_backward_same_as_torch(op, data):
+    double_backward_as_torch(op, op.sample(data), torch)
 
 TOL = {"rtol": 1e-9, "atol": 1e-11}
 
@@ -38,80 +63,6 @@ def second_derivatives(m, fn, arrays, w, vs):
 def as_numpy(t) -> np.ndarray:
     """The values of a chaingrad or torch tensor (torch's lazy ZeroTensors included)."""
     return t.detach().numpy(force=True) if isinstance(t, torch.Tensor) else t.detach().numpy()
-
-
-# name -> (fn, (low, high) for x, closed-form f''(x))
-UNARY = {
-    "exp": (lambda x: x.exp(), (-2, 2), np.exp),
-    "log": (lambda x: x.log(), (0.2, 3), lambda x: -1 / x**2),
-    "log1p": (lambda x: x.log1p(), (-0.8, 3), lambda x: -1 / (1 + x) ** 2),
-    "sqrt": (lambda x: x.sqrt(), (0.2, 3), lambda x: -0.25 * x**-1.5),
-    "abs": (lambda x: x.abs(), (-2, 2), np.zeros_like),
-    "sin": (lambda x: x.sin(), (-3, 3), lambda x: -np.sin(x)),
-    "cos": (lambda x: x.cos(), (-3, 3), lambda x: -np.cos(x)),
-    "tanh": (lambda x: x.tanh(), (-3, 3), lambda x: -2 * np.tanh(x) * (1 - np.tanh(x) ** 2)),
-    "sigmoid": (lambda x: x.sigmoid(), (-4, 4),
-                lambda x: (s := 1 / (1 + np.exp(-x))) * (1 - s) * (1 - 2 * s)),
-    "relu": (lambda x: x.relu(), (-2, 2), np.zeros_like),
-    "clamp": (lambda x: x.clamp(-0.5, 0.5) * x, (-2, 2),
-              lambda x: 2.0 * ((x >= -0.5) & (x <= 0.5))),
-    "pow_3": (lambda x: x**3, (-2, 2), lambda x: 6 * x),
-    "pow_2": (lambda x: x**2, (-2, 2), lambda x: 2 + 0 * x),
-    "pow_-1": (lambda x: x**-1, (0.3, 2), lambda x: 2 * x**-3),
-    "pow_0.5": (lambda x: x.pow(0.5), (0.2, 3), lambda x: -0.25 * x**-1.5),
-    "pow_2.5": (lambda x: x**2.5, (0.2, 3), lambda x: 3.75 * x**0.5),
-    "rpow": (lambda x: 2.0**x, (-2, 2), lambda x: np.log(2) ** 2 * 2.0**x),
-    "neg_square": (lambda x: -(x * x), (-2, 2), lambda x: -2 + 0 * x),
-}
-
-
-@pytest.mark.parametrize("name", UNARY)
-def test_unary_second_derivative(name):
-    fn, (low, high), closed = UNARY[name]
-    rng = np.random.default_rng(abs(hash(name)) % 1000)
-    x = rng.uniform(low, high, (3, 4))
-    w, v = rng.standard_normal(x.shape), rng.standard_normal(x.shape)
-    ours = second_derivatives(ag, fn, [x], w, [v])
-    theirs = second_derivatives(torch, fn, [x], w, [v])
-    np.testing.assert_allclose(ours[0][0], theirs[0][0], **TOL)
-    np.testing.assert_allclose(ours[1][0], theirs[1][0], **TOL)
-    # elementwise: the Hessian is diagonal, so H v = w ⊙ v ⊙ f''(x)
-    np.testing.assert_allclose(ours[1][0], w * v * closed(x), **TOL)
-
-
-# name -> (fn, (low, high) for a, (low, high) for b, shapes)
-BINARY = {
-    "mul": (lambda a, b: a * b, (-2, 2), (-2, 2)),
-    "div": (lambda a, b: a / b, (-2, 2), (0.5, 2)),
-    "pow": (lambda a, b: a**b, (0.3, 2), (-2, 2)),
-    "maximum": (lambda a, b: a.maximum(b) * a, (-2, 2), (-2, 2)),
-    "minimum": (lambda a, b: a.minimum(b) * b, (-2, 2), (-2, 2)),
-    "where": (lambda a, b: _where(a, b), (-2, 2), (-2, 2)),
-    "sub_add": (lambda a, b: (a - b) * (a + b), (-2, 2), (-2, 2)),
-    "clamp_tensor": (lambda a, b: a.clamp(min=b) * a, (-2, 2), (-2, 2)),
-}
-
-
-def _where(a, b):
-    """a² where a > b, else b·a (in whichever library a comes from)."""
-    m = ag if isinstance(a, ag.Tensor) else torch
-    return m.where(a > b, a * a, b * a)
-
-
-@pytest.mark.parametrize("name", BINARY)
-@pytest.mark.parametrize(("sa", "sb"), [((3, 4), (3, 4)), ((3, 1), (4,)), ((), (2, 3))])
-def test_binary_second_derivatives(name, sa, sb):
-    fn, (la, ha), (lb, hb) = BINARY[name]
-    rng = np.random.default_rng(5)
-    a, b = rng.uniform(la, ha, sa), rng.uniform(lb, hb, sb)
-    out_shape = np.broadcast_shapes(sa, sb)
-    w = rng.standard_normal(out_shape)
-    vs = [rng.standard_normal(sa), rng.standard_normal(sb)]
-    ours = second_derivatives(ag, fn, [a, b], w, vs)
-    theirs = second_derivatives(torch, fn, [a, b], w, vs)
-    for mine, ref in zip(ours[0] + ours[1], theirs[0] + theirs[1]):
-        assert mine.shape == ref.shape
-        np.testing.assert_allclose(mine, ref, **TOL)
 
 
 def test_mul_div_second_derivatives_closed_form():
@@ -280,43 +231,6 @@ def gradient_of(fn, w):
         gs = ag.grad((out * ag.tensor(w)).sum(), xs, create_graph=True)
         return gs[0] if len(gs) == 1 else gs
     return gradient
-
-
-REPEATED = np.array([0, 2, 2, -1, 0])
-GRADGRAD = {
-    "softmax": (lambda x: x.softmax(-1), [(3, 4)]),
-    "softmax_dim0": (lambda x: x.softmax(0), [(3, 4)]),
-    "log_softmax": (lambda x: x.log_softmax(1), [(3, 4)]),
-    "logsumexp": (lambda x: x.logsumexp(0), [(3, 4)]),
-    "logsumexp_all": (lambda x: x.logsumexp((0, 1), keepdim=True), [(3, 4)]),
-    "var": (lambda x: x.var(1), [(3, 4)]),
-    "var_all": (lambda x: x.var(), [(3, 4)]),
-    "std": (lambda x: x.std(0, keepdim=True), [(3, 4)]),
-    "prod": (lambda x: x.prod(1), [(3, 4)]),
-    "prod_all": (lambda x: x.prod(), [(2, 3)]),
-    "matmul": (lambda a, b: (a @ b) ** 2, [(2, 3), (3, 4)]),
-    "matmul_batched": (lambda a, b: (a @ b).tanh(), [(2, 2, 3), (3,)]),
-    "getitem_repeated": (lambda x: x[REPEATED] ** 3, [(4, 2)]),
-    "getitem_mask": (lambda x: (x[x.detach() > 0] ** 2).sin(), [(3, 4)]),
-    "getitem_slices": (lambda x: x[::-1, None, 1:] * x[:, None, :-1], [(3, 4)]),
-    "cat": (lambda x: ag.cat([x, x**2, x.exp()], -1).tanh(), [(2, 3)]),
-    "stack_split": (lambda x: ag.stack(x.split(1, 0), 2).sigmoid() * x.T, [(2, 3)]),
-    "gather": (lambda x: x.gather(1, np.array([[0, 0, 2], [1, 2, 2]])) ** 3, [(2, 3)]),
-    "pad": (lambda x: x.pad((1, 2)).exp(), [(2, 3)]),
-    "amax": (lambda x: x.amax(1) * x.sum(1), [(3, 4)]),
-    "broadcast": (lambda a, b: (a * b).sigmoid() / (1 + b * b), [(3, 1), (4,)]),
-    "mean_expand": (lambda x: x.mean(0, keepdim=True).expand(3, 4) * x, [(3, 4)]),
-}
-
-
-@pytest.mark.parametrize("name", GRADGRAD)
-def test_gradcheck_of_the_gradient(name):
-    fn, in_shapes = GRADGRAD[name]
-    rng = np.random.default_rng(13)
-    arrays = [rng.uniform(0.3, 1.5, s) * rng.choice([-1, 1], s) for s in in_shapes]
-    xs = [ag.tensor(a, requires_grad=True) for a in arrays]
-    w = rng.standard_normal(fn(*xs).shape)
-    assert ag.gradcheck(gradient_of(fn, w), xs)
 
 
 def test_gradcheck_of_the_gradient_prod_with_zeros():

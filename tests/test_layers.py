@@ -23,7 +23,7 @@ PACKAGES = ("autograd", "nn", "optim")
 #: the layers above it in this list (longest prefix decides a module's layer).
 LAYERS = [
     ["autograd.backend", "autograd.allocator"],
-    ["autograd.random"],
+    ["autograd.random", "autograd.cuda"],
     ["autograd.engine"],
     ["autograd.function"],
     ["autograd.ops"],

@@ -1,6 +1,7 @@
-"""Every Tensor op's gradient against central finite differences (float64), over
-hypothesis-drawn shapes and values; and the exact gradients at kinks and ties,
-where finite differences are not valid."""
+"""Every op's gradient against central finite differences (float64), over
+hypothesis-drawn shapes and values: the ops come from the registry
+(``op_registry.py``) and run on ``devices.DEVICE``. Below them, the exact
+gradients at kinks and ties, where finite differences are not valid."""
 
 from __future__ import annotations
 
@@ -8,23 +9,23 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import given
 from hypothesis import strategies as st
-from strategies import (
-    BROADCAST_EXAMPLES,
-    FAST,
-    arrays,
-    broadcast_pairs,
-    dim,
-    dims,
-    distinct_arrays,
-    indices,
-    keepdims,
-    reduced_count,
-    shapes,
-)
+from op_checks import gradcheck
+from op_registry import OPS, op_id
+from strategies import FAST, arrays, shapes
 
 import autograd as ag
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if op.grad], ids=op_id)
+@FAST
+@given(data=st.data())
+def test_gradcheck(op, data):
+    gradcheck(op, op.sample(data))
+
+
+# --------------------------------------------------------------------------- by hand
 
 
 def leaf(array: np.ndarray) -> ag.Tensor:
@@ -43,110 +44,6 @@ def grad_of(fn, array: np.ndarray, seed: np.ndarray | None = None) -> np.ndarray
     return x.grad.data
 
 
-# --------------------------------------------------------------------------- elementwise
-
-# name -> (function, value strategy options): domains keep away from poles and kinks
-UNARY = {
-    "exp": (lambda x: x.exp(), {}),
-    "log": (lambda x: x.log(), {"low": 0.1, "high": 3.0}),
-    "log1p": (lambda x: x.log1p(), {"low": -0.9, "high": 3.0}),
-    "sqrt": (lambda x: x.sqrt(), {"low": 0.1, "high": 3.0}),
-    "abs": (lambda x: x.abs(), {"avoid": (0.0,)}),
-    "sign": (lambda x: x.sign(), {"avoid": (0.0,)}),
-    "sin": (lambda x: x.sin(), {"low": -4.0, "high": 4.0}),
-    "cos": (lambda x: x.cos(), {"low": -4.0, "high": 4.0}),
-    "tanh": (lambda x: x.tanh(), {"low": -4.0, "high": 4.0}),
-    "sigmoid": (lambda x: x.sigmoid(), {"low": -6.0, "high": 6.0}),
-    "relu": (lambda x: x.relu(), {"avoid": (0.0,)}),
-    "neg": (lambda x: -x, {}),
-    "clamp": (lambda x: x.clamp(-0.5, 0.7), {"avoid": (-0.5, 0.7)}),
-    "clamp_min": (lambda x: x.clamp(min=0.3), {"avoid": (0.3,)}),
-    "clamp_max": (lambda x: x.clamp(max=-0.2), {"avoid": (-0.2,)}),
-    "clip": (lambda x: x.clip(-1.0, 1.0), {"avoid": (-1.0, 1.0)}),
-    "pow_0": (lambda x: x**0, {}),
-    "pow_1": (lambda x: x**1, {}),
-    "pow_2": (lambda x: x**2, {}),
-    "pow_3": (lambda x: x.pow(3), {}),
-    "pow_-1": (lambda x: x**-1, {"avoid": (0.0,), "gap": 0.3}),
-    "pow_-2": (lambda x: x**-2, {"avoid": (0.0,), "gap": 0.3}),
-    "pow_0.5": (lambda x: x**0.5, {"low": 0.1, "high": 3.0}),
-    "pow_-1.5": (lambda x: x**-1.5, {"low": 0.2, "high": 3.0}),
-    "pow_2.5": (lambda x: x**2.5, {"low": 0.01, "high": 3.0}),
-    "radd": (lambda x: 1.5 + x, {}),
-    "rsub": (lambda x: 1.5 - x, {}),
-    "rmul": (lambda x: 3 * x, {}),
-    "rdiv": (lambda x: 2.0 / x, {"avoid": (0.0,), "gap": 0.3}),
-    "rpow": (lambda x: 2.0**x, {}),
-    "rpow_fraction": (lambda x: 0.5**x, {}),
-    "fn_exp": (lambda x: ag.exp(x), {}),
-    "fn_sigmoid": (lambda x: ag.sigmoid(x), {}),
-    "fn_clamp": (lambda x: ag.clamp(x, min=-0.1), {"avoid": (-0.1,)}),
-}
-
-
-@pytest.mark.parametrize("name", UNARY)
-@FAST
-@given(data=st.data())
-def test_unary(name, data):
-    fn, options = UNARY[name]
-    x = data.draw(arrays(data.draw(shapes()), **options))
-    check(fn, x)
-
-
-# name -> (function, options for a, options for b)
-BINARY = {
-    "add": (lambda a, b: a + b, {}, {}),
-    "sub": (lambda a, b: a - b, {}, {}),
-    "mul": (lambda a, b: a * b, {}, {}),
-    "div": (lambda a, b: a / b, {}, {"avoid": (0.0,), "gap": 0.3}),
-    "pow": (lambda a, b: a**b, {"low": 0.2, "high": 3.0}, {}),
-    "fn_pow": (lambda a, b: ag.pow(a, b), {"low": 0.2, "high": 3.0}, {}),
-    "add_alpha": (lambda a, b: a.add(b, alpha=2.5), {}, {}),
-    "sub_alpha": (lambda a, b: a.sub(b, alpha=-0.5), {}, {}),
-    "mul_method": (lambda a, b: a.mul(b), {}, {}),
-    "div_method": (lambda a, b: a.div(b), {}, {"avoid": (0.0,), "gap": 0.3}),
-}
-
-
-@pytest.mark.parametrize("name", BINARY)
-@FAST
-@given(data=st.data(), pair=broadcast_pairs())
-@example(data=None, pair=BROADCAST_EXAMPLES[0])
-@example(data=None, pair=BROADCAST_EXAMPLES[1])
-@example(data=None, pair=BROADCAST_EXAMPLES[3])
-def test_binary_broadcasting(name, data, pair):
-    fn, opt_a, opt_b = BINARY[name]
-    if data is None:  # an explicit example: fixed values
-        rng = np.random.default_rng(0)
-        a = rng.uniform(0.5, 2.0, pair[0])
-        b = rng.uniform(0.5, 2.0, pair[1])
-    else:
-        a = data.draw(arrays(pair[0], **opt_a))
-        b = data.draw(arrays(pair[1], **opt_b))
-    check(fn, a, b)
-
-
-@pytest.mark.parametrize("op", ["maximum", "minimum", "max", "min"])
-@FAST
-@given(data=st.data(), pair=broadcast_pairs())
-def test_maximum_minimum_broadcasting(op, data, pair):
-    size_a = int(np.prod(pair[0]))
-    values = data.draw(distinct_arrays((size_a + int(np.prod(pair[1])),)))
-    a, b = values[:size_a].reshape(pair[0]), values[size_a:].reshape(pair[1])
-    check(lambda x, y: getattr(x, op)(y), a, b)
-
-
-@FAST
-@given(data=st.data(), pair=broadcast_pairs(), cond_shape=st.sampled_from(["a", "b", "full"]))
-def test_where_broadcasting(data, pair, cond_shape):
-    a, b = data.draw(arrays(pair[0])), data.draw(arrays(pair[1]))
-    full = np.broadcast_shapes(pair[0], pair[1])
-    shape = {"a": pair[0], "b": pair[1], "full": full}[cond_shape]
-    cond = data.draw(arrays(shape)) > 0
-    check(lambda x, y: ag.where(ag.tensor(cond), x, y), a, b)
-    check(lambda x, y: x.where(cond, y), a, b)
-
-
 @FAST
 @given(data=st.data(), shape=shapes(max_dims=3))
 def test_tensor_with_ndarray_operands(data, shape):
@@ -160,59 +57,6 @@ def test_tensor_with_ndarray_operands(data, shape):
     check(lambda t: t**2 / c, x)
 
 
-# --------------------------------------------------------------------------- reductions
-
-# name -> (function(x, dim, keepdim), needs distinct values, least elements reduced)
-REDUCTIONS = {
-    "sum": (lambda x, d, k: x.sum(d, keepdim=k), False, 1),
-    "sum_axis": (lambda x, d, k: x.sum(axis=d, keepdims=k), False, 1),
-    "mean": (lambda x, d, k: x.mean(d, keepdim=k), False, 1),
-    "var": (lambda x, d, k: x.var(d, keepdim=k), False, 2),
-    "var_biased": (lambda x, d, k: x.var(d, unbiased=False, keepdim=k), False, 1),
-    "std": (lambda x, d, k: x.std(d, keepdim=k), True, 2),
-    "std_biased": (lambda x, d, k: x.std(d, unbiased=False, keepdim=k), True, 2),
-    "prod": (lambda x, d, k: x.prod(d, keepdim=k), False, 1),
-    "logsumexp": (lambda x, d, k: x.logsumexp(d, keepdim=k), False, 1),
-    "amax": (lambda x, d, k: x.amax(d, keepdim=k), True, 1),
-    "amin": (lambda x, d, k: x.amin(d, keepdim=k), True, 1),
-}
-
-
-@pytest.mark.parametrize("name", REDUCTIONS)
-@FAST
-@given(data=st.data(), shape=shapes(), keepdim=keepdims)
-def test_reduction(name, data, shape, keepdim):
-    fn, distinct, least = REDUCTIONS[name]
-    d = data.draw(dims(len(shape)))
-    if reduced_count(shape, d) < least:
-        d = None
-    if reduced_count(shape, d) < least:
-        return
-    x = data.draw(distinct_arrays(shape, spacing=0.05) if distinct else arrays(shape))
-    check(lambda t: fn(t, d, keepdim), x)
-
-
-@pytest.mark.parametrize("op", ["max", "min"])
-@FAST
-@given(data=st.data(), shape=shapes(), keepdim=keepdims)
-def test_max_min_with_and_without_dim(op, data, shape, keepdim):
-    x = data.draw(distinct_arrays(shape))
-    d = data.draw(dim(len(shape)))
-    check(lambda t: getattr(t, op)(), x)
-    check(lambda t: getattr(t, op)(d, keepdim=keepdim).values, x)
-    check(lambda t: getattr(t, op)(dim=d, keepdim=keepdim)[0], x)
-
-
-@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
-@FAST
-@given(data=st.data(), shape=shapes())
-def test_softmax_family(op, data, shape):
-    x = data.draw(arrays(shape, low=-4.0, high=4.0))
-    d = data.draw(dim(len(shape)))
-    check(lambda t: getattr(t, op)(d), x)
-    check(lambda t: getattr(ag, op)(t, dim=d), x)
-
-
 def test_prod_with_zeros_is_smooth():
     """prod is a polynomial, so finite differences stay valid at zeros."""
     x = np.array([[0.0, 2.0, -1.5], [0.0, 0.0, 3.0], [1.2, -0.7, 2.0]])
@@ -220,170 +64,6 @@ def test_prod_with_zeros_is_smooth():
         check(lambda t, d=d: t.prod(d), x)
     assert np.allclose(grad_of(lambda t: t.prod(1).sum(), x),
                        [[-3.0, 0.0, 0.0], [0.0, 0.0, 0.0], [-1.4, 2.4, -0.84]])
-
-
-# --------------------------------------------------------------------------- shape
-
-
-@FAST
-@given(data=st.data(), shape=shapes())
-def test_reshape_view_flatten(data, shape):
-    x = data.draw(arrays(shape))
-    n = x.size
-    check(lambda t: t.reshape(-1), x)
-    check(lambda t: t.view(*reversed(shape)) if shape else t.view(1), x)
-    check(lambda t: t.reshape((n, 1)), x)
-    if shape:
-        start = data.draw(dim(len(shape)))
-        end = data.draw(dim(len(shape)))
-        lo, hi = sorted((start % len(shape), end % len(shape)))
-        check(lambda t: t.flatten(lo, hi - len(shape)), x)
-    check(lambda t: ag.flatten(t), x)
-
-
-@FAST
-@given(data=st.data(), shape=shapes(min_dims=1))
-def test_transpose_permute_T(data, shape):
-    x = data.draw(arrays(shape))
-    d0, d1 = data.draw(dim(len(shape))), data.draw(dim(len(shape)))
-    order = data.draw(st.permutations(range(len(shape))))
-    check(lambda t: t.transpose(d0, d1), x)
-    check(lambda t: t.permute(*order), x)
-    check(lambda t: t.permute(tuple(order)), x)
-    check(lambda t: t.T, x)
-    check(lambda t: ag.transpose(t, d0, d1) * 2, x)
-
-
-@FAST
-@given(data=st.data(), shape=shapes(max_dims=3, min_side=1, max_side=2))
-def test_unsqueeze_squeeze(data, shape):
-    x = data.draw(arrays(shape))
-    new_dim = data.draw(st.integers(-len(shape) - 1, len(shape)))
-    squeezed = data.draw(dims(len(shape), allow_none=False))
-    check(lambda t: t.unsqueeze(new_dim), x)
-    check(lambda t: t.squeeze(), x)
-    check(lambda t: t.squeeze(squeezed), x)
-
-
-@FAST
-@given(data=st.data(), shape=shapes(max_dims=3))
-def test_expand_broadcast_to(data, shape):
-    x = data.draw(arrays(shape))
-    new = tuple(n if n > 1 else data.draw(st.integers(1, 3)) for n in shape)
-    lead = tuple(data.draw(st.lists(st.integers(1, 3), max_size=2)))
-    check(lambda t: t.expand(*lead, *new), x)
-    check(lambda t: t.expand(*lead, *[-1] * len(shape)), x)
-    check(lambda t: t.broadcast_to(lead + new), x)
-    check(lambda t: ag.broadcast_to(t, lead + new), x)
-
-
-@FAST
-@given(data=st.data(), shape=shapes())
-def test_getitem(data, shape):
-    x = data.draw(arrays(shape))
-    index = data.draw(indices(shape))
-    check(lambda t: t[index], x)
-
-
-@FAST
-@given(data=st.data(), shape=shapes(min_dims=1), n=st.integers(1, 3))
-def test_cat_stack(data, shape, n):
-    d = data.draw(dim(len(shape)))
-    parts = []
-    for _ in range(n):
-        sizes = list(shape)
-        sizes[d] = data.draw(st.integers(1, 3))
-        parts.append(data.draw(arrays(tuple(sizes))))
-    check(lambda *ts: ag.cat(ts, d), *parts)
-    check(lambda *ts: ag.concatenate(list(ts), dim=d), *parts)
-    same = [data.draw(arrays(shape)) for _ in range(n)]
-    stack_dim = data.draw(st.integers(-len(shape) - 1, len(shape)))
-    check(lambda *ts: ag.stack(ts, stack_dim), *same)
-
-
-@FAST
-@given(data=st.data(), shape=shapes(min_dims=1))
-def test_split_chunk(data, shape):
-    x = data.draw(arrays(shape))
-    d = data.draw(dim(len(shape)))
-    size = data.draw(st.integers(1, 4))
-    check(lambda t: t.split(size, d), x)
-    check(lambda t: ag.split(t, size, dim=d), x)
-    n = shape[d]
-    cut = data.draw(st.integers(0, n))
-    chunks = data.draw(st.integers(1, 5))
-    check(lambda t: t.split([cut, n - cut], d), x)
-    check(lambda t: t.chunk(chunks, d), x)
-
-
-@FAST
-@given(data=st.data(), shape=shapes(min_dims=1, max_dims=3))
-def test_pad(data, shape):
-    x = data.draw(arrays(shape))
-    pairs = data.draw(st.integers(1, len(shape)))
-    widths = data.draw(st.lists(st.integers(0, 2), min_size=2 * pairs, max_size=2 * pairs))
-    value = data.draw(st.sampled_from([0.0, -1.5]))
-    check(lambda t: t.pad(widths, value), x)
-    check(lambda t: ag.pad(t, tuple(widths)), x)
-
-
-@FAST
-@given(data=st.data(), shape=shapes(min_dims=1))
-def test_gather(data, shape):
-    """torch.gather: repeated indices accumulate; the index may be smaller than the
-    input in the other dims."""
-    x = data.draw(arrays(shape))
-    d = data.draw(dim(len(shape)))
-    index_shape = tuple(data.draw(st.integers(1, 4)) if i == d % len(shape)
-                        else data.draw(st.integers(1, n)) for i, n in enumerate(shape))
-    index = data.draw(st.lists(st.integers(0, shape[d] - 1), min_size=int(np.prod(index_shape)),
-                               max_size=int(np.prod(index_shape))))
-    index = np.array(index, dtype=np.int64).reshape(index_shape)
-    check(lambda t: t.gather(d, index), x)
-    check(lambda t: ag.gather(t, d, ag.tensor(index)), x)
-
-
-# --------------------------------------------------------------------------- linear algebra
-
-MATMUL_SHAPES = [
-    ((3,), (3,)),
-    ((3,), (3, 2)),
-    ((2, 3), (3,)),
-    ((2, 3), (3, 4)),
-    ((4, 2, 3), (3,)),
-    ((3,), (4, 3, 2)),
-    ((2, 1, 2, 3), (4, 3, 2)),
-    ((4, 2, 3), (1, 3, 2)),
-    ((1, 2, 3), (2, 1, 3, 1)),
-]
-
-
-@pytest.mark.parametrize(("sa", "sb"), MATMUL_SHAPES)
-def test_matmul_shapes(sa, sb):
-    rng = np.random.default_rng(len(sa) * 10 + len(sb))
-    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
-    check(lambda x, y: x @ y, a, b)
-    check(lambda x, y: ag.matmul(x, y), a, b)
-
-
-@FAST
-@given(data=st.data(), batch=broadcast_pairs(max_dims=2, max_side=3),
-       mnk=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)))
-def test_matmul_batched_broadcasting(data, batch, mnk):
-    m, n, k = mnk
-    a = data.draw(arrays((*batch[0], m, k)))
-    b = data.draw(arrays((*batch[1], k, n)))
-    check(lambda x, y: x.matmul(y), a, b)
-    check(lambda x: x @ b, a)  # Tensor @ ndarray
-    check(lambda y: a @ y, b)  # ndarray @ Tensor: the reflected form
-
-
-@FAST
-@given(data=st.data(), n=st.integers(1, 5))
-def test_dot(data, n):
-    a, b = data.draw(arrays((n,))), data.draw(arrays((n,)))
-    check(lambda x, y: x.dot(y), a, b)
-    check(lambda x, y: ag.dot(x, y), a, b)
 
 
 # --------------------------------------------------------------------------- exact rules at kinks

@@ -121,6 +121,7 @@ def as_device(device: Any) -> Device:
 _libraries: dict[str, Library] = {}
 _loaders: dict[str, Callable[[], Library]] = {"cuda": cuda.load}
 _by_type: dict[type, Library] = {}
+_device_seed: list = [None]  # the last device seed (backend.random), for libraries loaded later
 
 
 def register(lib: Library) -> Library:
@@ -129,6 +130,8 @@ def register(lib: Library) -> Library:
     _libraries[lib.device_type] = lib
     for array_type in lib.array_types:
         _by_type[array_type] = lib
+    if _device_seed[0] is not None:
+        lib.manual_seed(_device_seed[0])
     return lib
 
 
@@ -263,6 +266,11 @@ def zeros_like(array: Any, dtype: Any = None) -> Any:
 
 def full_like(array: Any, fill_value: Any, dtype: Any = None) -> Any:
     return full(array.shape, fill_value, array.dtype if dtype is None else dtype, like=array)
+
+
+def is_array(value: Any) -> bool:
+    """True for an array of any registered library (numpy's included)."""
+    return isinstance(value, np.ndarray) or type(value) in _by_type
 
 
 def scalar(value: Any, dtype: Any, like: Any = None) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _libraries, _target
+from . import _device_seed, _libraries, _target
 
 _generator = [np.random.default_rng()]
 
@@ -22,11 +22,17 @@ def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the host generator and every loaded device's; returns the host one."""
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"manual_seed expects an int, got {type(seed).__name__}")
-    seed = int(seed) % 2**64
-    _generator[0] = np.random.default_rng(seed)
-    for lib in _libraries.values():
-        lib.manual_seed(seed)
+    _generator[0] = np.random.default_rng(int(seed) % 2**64)
+    manual_seed_devices(seed)
     return _generator[0]
+
+
+def manual_seed_devices(seed: int) -> None:
+    """Reseed the device generators only (``autograd.cuda.manual_seed``); a device
+    library loaded later starts from this seed too."""
+    _device_seed[0] = int(seed) % 2**64
+    for lib in _libraries.values():
+        lib.manual_seed(_device_seed[0])
 
 
 def default_generator() -> np.random.Generator:

@@ -212,7 +212,7 @@ class BinaryCrossEntropy(Op):
         x, y = self.inputs
         g = spread_loss_grad(g, self.reduction, x.data.size)
         if self.weight is not None:
-            g = g * self.weight
+            g = g * constant(self.weight)
         gx = g * (x - y) / (x * (1 - x)).clamp(min=1e-12) if self.needs_input_grad[0] else None
         gy = None
         if self.needs_input_grad[1]:
@@ -248,8 +248,8 @@ class BinaryCrossEntropyWithLogits(Op):
         x, y = self.inputs
         g = spread_loss_grad(g, self.reduction, x.data.size)
         if self.weight is not None:
-            g = g * self.weight
-        pw = self.pos_weight
+            g = g * constant(self.weight)
+        pw = None if self.pos_weight is None else constant(self.pos_weight)
         gx = gy = None
         if self.needs_input_grad[0]:
             if pw is None:

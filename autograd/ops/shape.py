@@ -106,11 +106,11 @@ def ints_first(index: Any) -> tuple | None:
     def is_int(i: Any) -> bool:
         return isinstance(i, (int, np.integer)) and not isinstance(i, bool)
 
-    if not (any(map(is_int, index)) and any(isinstance(i, np.ndarray) for i in index)):
+    if not (any(map(is_int, index)) and any(backend.is_array(i) for i in index)):
         return None
     first, then = [], []
     for i in index:
-        if isinstance(i, np.ndarray):  # kept for the second step; a mask spans its ndim dims
+        if backend.is_array(i):  # kept for the second step; a mask spans its ndim dims
             first += [slice(None)] * (i.ndim if i.dtype == bool else 1)
             then.append(i)
         elif is_int(i):  # its dim is gone after the first step

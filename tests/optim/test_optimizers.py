@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from devices import DEVICE
 
 import autograd
 import optim
@@ -69,8 +70,10 @@ class Problem:
     def __init__(self, lib, values=None):
         values = values or _initial_values()
         self.lib = lib
-        self.params = [lib.tensor(values[n].copy(), requires_grad=True) for n in NAMES]
-        self.x, self.y = lib.tensor(values["x"]), lib.tensor(values["y"])
+        # ours on the device under test (CHAINGRAD_TEST_DEVICE), torch's on the CPU
+        on = {"device": DEVICE} if lib is autograd else {}
+        self.params = [lib.tensor(values[n].copy(), requires_grad=True, **on) for n in NAMES]
+        self.x, self.y = lib.tensor(values["x"], **on), lib.tensor(values["y"], **on)
 
     def loss(self, maximize=False):
         W1, b1, W2, b2 = self.params
