@@ -60,6 +60,8 @@ from strategies import (
 )
 
 import nn.functional as _ours_functional
+from autograd.ops.recurrent import LSTMCellOp as _LSTMCellOp
+from nn.layers.recurrent import lstm_step as _lstm_step
 
 
 @dataclass(frozen=True)
@@ -482,6 +484,10 @@ SHAPE = [
     OpInfo("concatenate_list", lambda m, *xs, d: m.cat(list(xs), dim=d),
            cat_sample(same_shape=False)),
     OpInfo("stack", lambda m, *xs, d: m.stack(xs, d), cat_sample(same_shape=True)),
+    OpInfo("unbind", lambda m, x, d: x.unbind(d),
+           min_dims(1, lambda data, shape: {"d": data.draw(dim(len(shape)))})),
+    OpInfo("fn_unbind", lambda m, x, d: m.unbind(x, dim=d),
+           min_dims(1, lambda data, shape: {"d": data.draw(dim(len(shape)))})),
     OpInfo("split", lambda m, x, d, size, sizes, chunks: x.split(size, d), split_sample),
     OpInfo("fn_split", lambda m, x, d, size, sizes, chunks: m.split(x, size, dim=d),
            split_sample),
@@ -680,6 +686,52 @@ def bce_sample(logits: bool) -> Callable:
     return sample
 
 
+def lstm_sample(data: Any) -> Sample:
+    """One LSTM step: input x (N, in), state h, c (N, H), weights and biases."""
+    n, size, hidden = (data.draw(st.integers(1, 3)) for _ in range(3))
+    shapes_ = [(n, size), (n, hidden), (n, hidden), (4 * hidden, size), (4 * hidden, hidden),
+               (4 * hidden,), (4 * hidden,)]
+    return Sample(tuple(data.draw(arrays(shape)) for shape in shapes_))
+
+
+def lstm_cell(m: Any, x: Any, h: Any, c: Any, w_ih: Any, w_hh: Any, b_ih: Any,
+              b_hh: Any) -> Any:
+    """Ours: the LSTM layers' step (its pointwise part one fused ``LSTMCellOp``)."""
+    return _lstm_step(F(m).linear(x, w_ih, b_ih), h, c, w_hh, b_hh)
+
+
+def lstm_pointwise_sample(data: Any) -> Sample:
+    """The fused op's own inputs: two parts of the gates (..., 4H), the cell (..., H)."""
+    lead = data.draw(shapes(max_dims=2, max_side=3))
+    hidden = data.draw(st.integers(1, 3))
+    return Sample(tuple(data.draw(arrays((*lead, k * hidden))) for k in (4, 4, 1)))
+
+
+def lstm_pointwise_composed(m: Any, a: Any, b: Any, c: Any) -> Any:
+    """torch's reference for the fused op, from elementary ops."""
+    i, f, g, o = (a + b).chunk(4, -1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
+
+
+def attention_sample(data: Any) -> Sample:
+    """q (..., L, E), k (..., S, E), v (..., S, Ev); no mask, causal, or a bool or
+    float mask (L, S) (a bool one always lets a query see its first key)."""
+    lead = data.draw(st.sampled_from([(), (2,), (1, 2)]))
+    target, source, width, v_width = (data.draw(st.integers(1, 3)) for _ in range(4))
+    q, k, v = (data.draw(arrays((*lead, rows, cols))) for rows, cols in
+               ((target, width), (source, width), (source, v_width)))
+    kind = data.draw(st.sampled_from(["none", "causal", "bool", "float"]))
+    kwargs: dict = {"is_causal": kind == "causal"}
+    if kind == "bool":
+        mask = data.draw(int_list(0, 1, target * source)).reshape(target, source).astype(bool)
+        mask[:, 0] = True
+        kwargs["attn_mask"] = Const(mask)
+    elif kind == "float":
+        kwargs["attn_mask"] = Const(data.draw(arrays((target, source))))
+    return Sample((q, k, v), kwargs)
+
+
 NN = [
     OpInfo("linear", lambda m, x, w, *b: F(m).linear(x, w, *b), linear_sample),
     OpInfo("conv2d", lambda m, x, w, *b, options: F(m).conv2d(x, w, *b, **options),
@@ -715,6 +767,13 @@ NN = [
     OpInfo("binary_cross_entropy_with_logits",
            lambda m, x, **kw: F(m).binary_cross_entropy_with_logits(x, **kw),
            bce_sample(logits=True)),
+    OpInfo("lstm_cell", lstm_cell, lstm_sample,
+           torch_fn=lambda m, x, h, c, *w: m.lstm_cell(x, (h, c), *w)),
+    OpInfo("lstm_cell_fused", lambda m, a, b, c: _LSTMCellOp.apply(a, b, c),
+           lstm_pointwise_sample, torch_fn=lstm_pointwise_composed),
+    OpInfo("scaled_dot_product_attention",
+           lambda m, q, k, v, **kw: F(m).scaled_dot_product_attention(q, k, v, **kw),
+           attention_sample),
 ]
 
 #: Every op, by family. Tests parametrize over it (``ids=op_id``).

@@ -1,7 +1,8 @@
 """The backend seam holds: no file in the op, tensor, nn or optim layers makes an
 array from nothing or scatters with numpy directly (those arrays would land on
 the CPU whatever the device); they ask ``autograd.backend`` or the module of
-their inputs instead."""
+their inputs instead. Nor do they call autograd's factories without saying on
+which device."""
 
 from __future__ import annotations
 
@@ -60,6 +61,53 @@ def violations(path: Path) -> list[str]:
               and root(value.value) in numpy_names):
             found.append(f"{node.lineno}: np.{value.attr}.at")
     return found
+
+
+#: autograd's factories: without ``device=`` they make CPU tensors, so a layer that
+#: calls one for a state, mask or buffer (``autograd.zeros(shape)``) would mix
+#: devices as soon as its input lives on a GPU
+FACTORIES = {"zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand", "randn",
+             "randint", "randperm", "tensor", "as_tensor"}
+
+
+def factory_calls_without_device(path: Path) -> list[str]:
+    """``autograd.zeros(...)`` and the like (also imported by name) called without a
+    ``device=`` keyword."""
+    tree = ast.parse(path.read_text())
+    imported = {a.asname or a.name for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom)
+                and node.module in ("autograd", "autograd.factories")
+                for a in node.names if a.name in FACTORIES}
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        fn = node.func
+        name = None
+        if (isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name)
+                and fn.value.id in ("autograd", "factories") and fn.attr in FACTORIES):
+            name = f"{fn.value.id}.{fn.attr}"
+        elif isinstance(fn, ast.Name) and fn.id in imported:
+            name = fn.id
+        if name and not any(k.arg == "device" for k in node.keywords):
+            found.append(f"{node.lineno}: {name}(...) without device=")
+    return found
+
+
+@pytest.mark.parametrize("path", SCANNED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_factories_name_their_device(path: Path) -> None:
+    found = factory_calls_without_device(path)
+    assert not found, (f"{path.relative_to(ROOT)} makes tensors on the CPU whatever its "
+                       f"inputs' device (pass device=x.device): " + "; ".join(found))
+
+
+def test_the_factory_scan_finds_what_it_forbids(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import autograd\nfrom autograd import zeros as z\n"
+                      "a = autograd.zeros(3)\nb = z(2)\nc = autograd.ones(2, device=a.device)\n"
+                      "d = autograd.zeros_like(a)\n")
+    assert [v.split(": ")[1] for v in factory_calls_without_device(sample)] == [
+        "autograd.zeros(...) without device=", "z(...) without device="]
 
 
 @pytest.mark.parametrize("path", SCANNED, ids=lambda p: str(p.relative_to(ROOT)))

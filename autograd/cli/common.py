@@ -1,6 +1,6 @@
 """What the training jobs (``chaingrad train`` on the digits and ``--task lm``)
-share, so both behave alike: the optimizers by name, the progress bar, the
-optional plotting library, files replaced atomically, the output folder
+share, so both behave alike: the optimizers by name, ``--device``, the progress
+bar, the optional plotting library, files replaced atomically, the output folder
 checked up front, and Ctrl-C that stops after the current step."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import Any
+
+from autograd.distributed.group import launched_size
 
 from .errors import UsageError
 
@@ -46,6 +48,35 @@ def build_optimizer(name: str, params: Any, lr: float | None) -> Any:
 
     cls_name, default_lr, options = OPTIMIZERS[name]
     return getattr(optim, cls_name)(params, lr=default_lr if lr is None else lr, **options)
+
+
+def add_device_argument(p: Any, what: str = "train") -> None:
+    p.add_argument("--device", default="cpu",
+                   help=f"where to {what}: cpu, or cuda / cuda:N (a GPU, through CuPy: "
+                        "pip install 'chaingrad[gpu]')")
+
+
+def check_device(args: argparse.Namespace) -> None:
+    """``--device`` names a device that is there (a bare ``cuda`` becomes ``cuda:N``,
+    the current GPU); else the one-line error saying what is missing."""
+    from autograd import backend
+
+    try:
+        args.device = str(backend.as_device(args.device))
+    except (RuntimeError, TypeError) as err:
+        raise UsageError(f"--device {args.device}: {err}") from None
+
+
+def check_device_options(args: argparse.Namespace) -> None:
+    """Options that need the CPU: data-parallel training (its all-reduce works on
+    host arrays through MPI) and ``--compile`` (it traces numpy calls)."""
+    if args.device == "cpu":
+        return
+    if args.nproc != 1 or launched_size() is not None:
+        raise UsageError("--device: data-parallel training (--nproc, mpirun) runs on the "
+                         "CPU only")
+    if getattr(args, "compile", False):
+        raise UsageError("--device: --compile traces CPU (numpy) steps only; drop one of them")
 
 
 def progress_bar(total: int, disabled: bool, initial: int = 0) -> Any:

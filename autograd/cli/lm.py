@@ -117,7 +117,7 @@ def build_model(config: dict) -> Any:
 
         def forward(self, idx: Any) -> Any:
             steps = idx.shape[1]
-            x = self.token(idx) + self.position(autograd.arange(steps))
+            x = self.token(idx) + self.position(autograd.arange(steps, device=idx.device))
             return self.head(self.encoder(self.dropout(x), is_causal=True))
 
     class CharLSTM(nn.Module):
@@ -205,6 +205,7 @@ def validate(args: argparse.Namespace) -> dict | None:
         raise UsageError(f"--d-model {args.d_model} must be divisible by --heads {args.heads}")
     if args.graph:
         raise UsageError("--graph draws the digits model; leave it out with --task lm")
+    common.check_device(args)
     common.check_writable_folder(args.out)
     return checkpoint
 
@@ -216,7 +217,7 @@ def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise UsageError(f"--resume {path}: no such file")
     try:
-        checkpoint = nn.load(path)
+        checkpoint = nn.load(path, map_location="cpu")  # restore() moves it
     except (OSError, RuntimeError) as err:
         raise UsageError(f"--resume {path}: {err}") from None
     if not (isinstance(checkpoint, dict) and checkpoint.get("format") == CHECKPOINT_FORMAT
@@ -312,7 +313,9 @@ def build_optimizer(model: Any, name: str, lr: float) -> Any:
 def build(args: argparse.Namespace, train_set: Any, val_set: Any, world: Any) -> dict:
     """Model, optimizer, training batches and validation windows of the run (batches
     of the global size, ``world.size`` x ``--batch-size``: each rank trains on its
-    share and evaluates all of them, as one process with that batch would)."""
+    share and evaluates all of them, as one process with that batch would). The
+    model is initialised on the host (the same on every device), then moved to
+    ``--device`` with the validation windows; training batches move per step."""
     import autograd
     from autograd.data import DataLoader
 
@@ -320,7 +323,7 @@ def build(args: argparse.Namespace, train_set: Any, val_set: Any, world: Any) ->
     config = {"model": args.model, "vocab_size": train_set.vocab_size,
               "block_size": args.block_size, "d_model": args.d_model, "layers": args.layers,
               "heads": args.heads, "dropout": args.dropout, "vocab": train_set.vocab}
-    model = build_model(config)
+    model = build_model(config).to(args.device)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.model]
     batch_size = args.batch_size * world.size
     return {
@@ -329,11 +332,12 @@ def build(args: argparse.Namespace, train_set: Any, val_set: Any, world: Any) ->
         "model": model,
         "net": world.wrap(model),  # what training calls
         "world": world,
+        "device": args.device,
         "optimizer": build_optimizer(model, args.optimizer, lr),
         "loader": DataLoader(train_set, batch_size=batch_size, shuffle=True,
                              seed=args.seed, drop_last=True),
-        "val_batches": val_windows(val_set, args.block_size, args.eval_batches,
-                                   batch_size),
+        "val_batches": [(x.to(args.device), y.to(args.device)) for x, y in val_windows(
+            val_set, args.block_size, args.eval_batches, batch_size)],
     }
 
 
@@ -423,7 +427,7 @@ def train_steps(args: argparse.Namespace, parts: dict, progress: dict, trigram: 
             progress.update(epoch_rng=loader.generator.bit_generator.state, epoch_step=0)
             batches = iter(loader)
             continue
-        x, y = world.share(batch)
+        x, y = (t.to(parts["device"]) for t in world.share(batch))
         step = progress["step"]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.steps, lr, warmup)
@@ -580,7 +584,8 @@ def generate(model: Any, config: dict, prompt: str, tokens: int, temperature: fl
              seed: int, top_k: int | None = None) -> str:
     """``prompt`` continued by ``tokens`` characters drawn from the model, each from
     softmax(logits / temperature) (temperature 0: always the likeliest; ``top_k``:
-    only among the k likeliest), with ``autograd.manual_seed(seed)``."""
+    only among the k likeliest), with ``autograd.manual_seed(seed)``. Runs on the
+    model's device."""
     import autograd
 
     vocab = config["vocab"]
@@ -590,6 +595,7 @@ def generate(model: Any, config: dict, prompt: str, tokens: int, temperature: fl
         raise ValueError(f"the prompt has characters outside the model's vocabulary: "
                          f"{unknown}")
     autograd.manual_seed(seed)
+    device = next(model.parameters()).device
     ids = [index[c] for c in prompt] or [index["\n"]]
     block = config["block_size"]
     model.eval()
@@ -598,10 +604,10 @@ def generate(model: Any, config: dict, prompt: str, tokens: int, temperature: fl
     with autograd.no_grad():
         for _ in range(tokens):
             if config["model"] == "lstm":  # carry the state: feed only what is new
-                logits, state = model.step(autograd.tensor([feed]), state)
+                logits, state = model.step(autograd.tensor([feed], device=device), state)
                 logits = logits[:, -1]
             else:
-                logits = model(autograd.tensor([ids[-block:]]))[:, -1]
+                logits = model(autograd.tensor([ids[-block:]], device=device))[:, -1]
             if temperature == 0:
                 choice = int(logits.argmax(-1).item())
             else:

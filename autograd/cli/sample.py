@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--top-k", type=int, default=None,
                    help="draw only among the k likeliest characters")
     p.add_argument("--seed", type=int, default=0, help="seed of the draws")
+    common.add_device_argument(p, "run the model")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,17 +36,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tokens < 0 or args.temperature < 0 or (args.top_k is not None and args.top_k < 1):
         raise UsageError("--tokens and --temperature must be 0 or more, --top-k at least 1")
+    common.check_device(args)
     if not args.checkpoint.is_file():
         raise UsageError(f"no checkpoint at {args.checkpoint} (train one with "
                          "`chaingrad train --task lm`)")
     try:
-        saved = nn.load(args.checkpoint)
+        saved = nn.load(args.checkpoint, map_location="cpu")  # wherever it was trained
     except (OSError, RuntimeError) as err:
         raise UsageError(f"--checkpoint {args.checkpoint}: {err}") from None
     if not isinstance(saved, dict) or "vocab" not in saved.get("config", {}):
         raise UsageError(f"{args.checkpoint} is not a checkpoint of chaingrad train --task lm")
     config = saved["config"]
-    model = lm.build_model(config)
+    model = lm.build_model(config).to(args.device)
     model.load_state_dict(saved["model"])
     try:
         text = lm.generate(model, config, args.prompt, args.tokens, args.temperature,

@@ -96,6 +96,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--compile", action="store_true",
                    help="trace the training step on its first calls and replay it as a flat "
                    "program of array calls (autograd.compile; same results; both tasks)")
+    common.add_device_argument(p)
     data_parallel.add_arguments(p)
     lm.add_arguments(p)
 
@@ -130,6 +131,7 @@ def validate(args: argparse.Namespace) -> dict | None:
             raise UsageError(f"{option} must be at least 1, got {value}")
     if args.seed < 0:
         raise UsageError(f"--seed must be 0 or more, got {args.seed}")
+    common.check_device(args)
     checkpoint = None
     if args.resume is not None:
         checkpoint = load_checkpoint(args.resume)
@@ -183,14 +185,16 @@ def build_model(kind: str, hidden: int, features: Any) -> Any:
     )
 
 
-def evaluate(model: Any, loader: Any) -> float:
-    """Accuracy of ``model`` on ``loader`` (eval mode, no graph)."""
+def evaluate(model: Any, loader: Any, device: Any = "cpu") -> float:
+    """Accuracy of ``model`` on ``loader`` (eval mode, no graph), batches moved to
+    ``device`` (the model's)."""
     import autograd
 
     model.eval()
     correct = total = 0
     with autograd.no_grad():
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             correct += int((model(x).argmax(1) == y).sum().item())
             total += len(y)
     model.train()
@@ -207,7 +211,7 @@ def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise UsageError(f"--resume {path}: no such file")
     try:
-        checkpoint = nn.load(path)
+        checkpoint = nn.load(path, map_location="cpu")  # load_state_dict moves it
     except (OSError, RuntimeError) as err:
         raise UsageError(f"--resume {path}: {err}") from None
     if not (isinstance(checkpoint, dict) and checkpoint.get("format") == CHECKPOINT_FORMAT
@@ -281,7 +285,8 @@ def build(args: argparse.Namespace, world: Any) -> dict:
 
     autograd.manual_seed(args.seed)
     train_set, test_set = datasets.digits(train=True), datasets.digits(train=False)
-    model = build_model(args.model, args.hidden, train_set.tensors[0])
+    # initialised on the host (the same model on every device), then moved
+    model = build_model(args.model, args.hidden, train_set.tensors[0]).to(args.device)
     optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr)
     scheduler = None
     if args.scheduler == "cosine":
@@ -294,6 +299,7 @@ def build(args: argparse.Namespace, world: Any) -> dict:
         "model": model,
         "net": world.wrap(model),  # what training calls
         "world": world,
+        "device": args.device,  # the DataLoader yields CPU tensors; steps move them
         "optimizer": optimizer,
         "scheduler": scheduler,
         "loss_fn": nn.CrossEntropyLoss(),
@@ -310,6 +316,7 @@ def new_progress(shuffle_state: dict) -> dict:
 
 def check_arguments(args: argparse.Namespace) -> None:
     """Options that cannot go together, refused before any process starts."""
+    common.check_device_options(args)
     if args.compile and args.nproc != 1:
         raise UsageError("--compile runs in one process (the all-reduce of data-parallel "
                          "training is not traced); drop --nproc or --compile")
@@ -351,7 +358,7 @@ def train_epochs(args: argparse.Namespace, parts: dict, progress: dict, stop: An
             next(batches)
         for batch in batches:
             x, y = world.share(batch)
-            loss = parts["train_step"](x, y)
+            loss = parts["train_step"](x.to(parts["device"]), y.to(parts["device"]))
             value = loss.item()
             progress["step"] += 1
             progress["loss_sum"] += value * world.rows
@@ -361,7 +368,7 @@ def train_epochs(args: argparse.Namespace, parts: dict, progress: dict, stop: An
                 bar.set_postfix(epoch=epoch, loss=f"{value:.4f}", refresh=False)
             if stop.requested:
                 return False
-        accuracy = evaluate(parts["model"], parts["test_loader"])
+        accuracy = evaluate(parts["model"], parts["test_loader"], parts["device"])
         loss_sum, seen = world.sum(progress["loss_sum"], progress["seen"])
         train_loss = loss_sum / seen
         history["epoch"].append(epoch)
@@ -429,7 +436,7 @@ def run(args: argparse.Namespace) -> int:
     written = save_outputs(args, parts, progress)
     if args.graph:
         written.append(draw_graph(args.out, parts["model"], parts["loss_fn"],
-                                  parts["train_set"]))
+                                  parts["train_set"], parts["device"]))
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -485,13 +492,14 @@ def plot_curves(path: Path, history: dict) -> Path | None:
     return common.save_figure(fig, path)
 
 
-def draw_graph(out: Path, model: Any, loss_fn: Any, dataset: Any) -> Path:
+def draw_graph(out: Path, model: Any, loss_fn: Any, dataset: Any,
+               device: Any = "cpu") -> Path:
     """The computation graph of the loss on one small batch, modules collapsed."""
     import shutil
 
     from autograd import viz
 
-    x, y = dataset[:8]
+    x, y = (t.to(device) for t in dataset[:8])
     loss = loss_fn(model(x), y)
     if shutil.which("dot") is None:
         path = out / "graph.dot"

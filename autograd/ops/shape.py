@@ -4,6 +4,7 @@ undoes indexing (summing where an index repeats), slicing undoes concatenation."
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -347,7 +348,12 @@ class Split(MultiOutputOp):
 
     def forward(self, x, dim=0, sizes=()):
         self.dim, self.sizes = dim, tuple(sizes)
-        return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=dim))
+        lead = (slice(None),) * dim
+        # slices, not np.split: its split points would be a host array, which a
+        # device array refuses to mix with
+        starts = itertools.accumulate(sizes, initial=0)
+        return tuple(x[(*lead, slice(start, start + size))]
+                     for start, size in zip(starts, sizes))
 
     def backward(self, grads):
         (x,) = self.inputs

@@ -74,7 +74,9 @@ def attention(query: Tensor, key: Tensor, value: Tensor, allowed: list, additive
     empty = None
     if safe and (additive or len(allowed) > causal):
         rows = np.isneginf(scores.data).all(-1, keepdims=True)
-        if rows.any():  # softmax of all -inf is 0/0: make it a finite 0 both ways
+        # softmax of all -inf is 0/0: make it a finite 0 both ways. Whether any row
+        # is empty is looked at on the CPU only (on a GPU the look waits for it)
+        if not backend.is_cpu(rows) or rows.any():
             empty = rows
             scores = scores.masked_fill(empty, 0.0)
     weights = scores.softmax(-1)
@@ -171,7 +173,7 @@ def multi_head_attention(query: Tensor, key: Tensor, value: Tensor, num_heads: i
 
     q, k, v = heads(q), heads(k), heads(v)
     if add_zero_attn:  # one extra all-zero key and value
-        zeros = autograd.zeros((batch, num_heads, 1, head_dim), dtype=k.dtype)
+        zeros = autograd.zeros((batch, num_heads, 1, head_dim), dtype=k.dtype, device=k.device)
         k, v = autograd.cat([k, zeros], -2), autograd.cat([v, zeros], -2)
     source = k.shape[-2]
     extra = source - key.shape[1]  # columns added by bias_kv and add_zero_attn

@@ -170,7 +170,7 @@ class RNNCellBase(Module):
         shape = (input.shape[0], self.hidden_size)
         states = hx if isinstance(hx, tuple) else (hx,)
         if hx is None:
-            states = tuple(autograd.zeros(shape, dtype=input.dtype)
+            states = tuple(autograd.zeros(shape, dtype=input.dtype, device=input.device)
                            for _ in range(2 if self.mode == "LSTM" else 1))
         else:
             if self.mode == "LSTM" and len(states) != 2:
@@ -318,14 +318,14 @@ class RNNBase(Module):
         return (get("weight_ih" + suffix), get("weight_hh" + suffix),
                 get("bias_ih" + suffix), get("bias_hh" + suffix))
 
-    def _states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
+    def _states(self, hx: Any, batch: int, input: Tensor, unbatched: bool) -> list:
         """The initial state(s), each unbound into one (N, H) tensor per layer and
-        direction."""
+        direction (zeros in ``input``'s dtype, on its device, when ``hx`` is None)."""
         name = type(self).__name__
         count = 2 if self.mode == "LSTM" else 1
         shape = (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
         if hx is None:
-            zeros = autograd.zeros(shape[1:], dtype=dtype)
+            zeros = autograd.zeros(shape[1:], dtype=input.dtype, device=input.device)
             return [[zeros] * shape[0] for _ in range(count)]
         states = hx if isinstance(hx, tuple) else (hx,)
         if len(states) != count:
@@ -350,7 +350,7 @@ class RNNBase(Module):
             input = input.unsqueeze(1)
         elif self.batch_first:
             input = input.transpose(0, 1)
-        states = self._states(hx, input.shape[1], input.dtype, unbatched)
+        states = self._states(hx, input.shape[1], input, unbatched)
         directions = 2 if self.bidirectional else 1
         finals: list[list] = [[] for _ in states]
         x = input

@@ -46,6 +46,51 @@ def embedder(m):
                            m.nn.Linear(12, 3), m.nn.Softmax(1))
 
 
+def recurrent(m):
+    class Recurrent(m.nn.Module):
+        """Every recurrent layer and a cell, with their default zero states."""
+
+        def __init__(self):
+            super().__init__()
+            self.lstm = m.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+            self.gru = m.nn.GRU(8, 4)
+            self.rnn = m.nn.RNN(4, 4, nonlinearity="relu")
+            self.cell = m.nn.LSTMCell(4, 4)
+            self.gru_cell = m.nn.GRUCell(4, 4)
+            self.head = m.nn.Linear(4, 3)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            out, _ = self.gru(out.transpose(0, 1))
+            out, h = self.rnn(out)
+            h, c = self.cell(out[-1])
+            return self.head(self.gru_cell(c, h))
+
+    return Recurrent()
+
+
+def attention(m):
+    class Attention(m.nn.Module):
+        """Multi-head attention (with bias_kv and a zero key) and a pre-norm
+        Transformer block under a causal mask made on the input's device."""
+
+        def __init__(self):
+            super().__init__()
+            self.mha = m.nn.MultiheadAttention(4, 2, batch_first=True, add_bias_kv=True,
+                                               add_zero_attn=True)
+            self.block = m.nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0, activation="gelu",
+                                                      batch_first=True, norm_first=True)
+            self.head = m.nn.Linear(4, 3)
+
+        def forward(self, x):
+            steps = x.shape[1]
+            causal = m.tensor(np.triu(np.ones((steps, steps), bool), 1), device=x.device)
+            y, _ = self.mha(x, x, x, need_weights=False)
+            return self.head(self.block(y, src_mask=causal, is_causal=True).mean(1))
+
+    return Attention()
+
+
 def m_of(lib):
     """``autograd`` with its ``nn`` attached the way ``torch.nn`` hangs off torch."""
     if lib is torch:
@@ -54,6 +99,7 @@ def m_of(lib):
     class Ours:
         nn = nn
         functional = F
+        tensor = staticmethod(autograd.tensor)
 
     return Ours
 
@@ -68,6 +114,10 @@ MODELS = {
               lambda f, out, y: f.nll_loss(out, y)),
     "embedding": (embedder, lambda rng: rng.integers(0, 10, (5, 3)),  # onto one-hot rows
                   lambda f, out, y: f.mse_loss(out, y)),
+    "recurrent": (recurrent, lambda rng: rng.standard_normal((5, 4, 3)),
+                  lambda f, out, y: f.cross_entropy(out, y)),
+    "attention": (attention, lambda rng: rng.standard_normal((5, 4, 4)),
+                  lambda f, out, y: f.cross_entropy(out, y)),
 }
 
 OPTIMIZERS = {
@@ -121,7 +171,10 @@ def test_training_matches_torch(name, opt):
             optimizer.step()
         assert our_loss.device == DEVICE
         np.testing.assert_allclose(our_loss.item(), their_loss.item(), rtol=1e-9)
-    for (key, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+    their_state = theirs.state_dict()
+    assert set(their_state) == set(ours.state_dict())
+    for key, a in ours.state_dict().items():
+        b = their_state[key]
         assert a.device == DEVICE, key
         # atol: Adagrad/RMSprop turn gradients of 1e-9 (a bias a norm cancels) into
         # steps of lr, so their rounding shows at 1e-8
@@ -191,6 +244,11 @@ def test_factories_and_host_copies():
         assert isinstance(t.numpy(), np.ndarray) and isinstance(np.asarray(t), np.ndarray)
     t = autograd.tensor([[1.5, 2.0]], device=DEVICE)
     assert t.tolist() == [[1.5, 2.0]] and t[0, 1].item() == 2.0
+    autograd.manual_seed(0)
+    draws = t.multinomial(5, replacement=True)
+    assert draws.device == DEVICE
+    autograd.manual_seed(0)
+    assert draws.tolist() == t.cpu().multinomial(5, replacement=True).tolist()
     assert autograd.zeros_like(t).device == DEVICE
     assert autograd.zeros_like(t, device="cpu").device == CPU
     if not ON_CPU:
@@ -239,9 +297,33 @@ def test_mixing_devices_is_pytorchs_error():
             fn()
 
 
+def test_a_compiled_step_gives_the_eager_losses():
+    """``autograd.compile`` traces numpy (CPU) steps; on another device it runs the
+    step eagerly and says so (a CompileWarning), with the same results."""
+    losses = {}
+    for compiled in (False, True):
+        ours, _ = twins("cnn")
+        optimizer = optim.Adam(ours.parameters(), lr=0.01)
+
+        def step(x, y, ours=ours, optimizer=optimizer):
+            loss = loss_of("cnn", F, ours(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        run = autograd.compile(step) if compiled else step
+        expected = pytest.warns(autograd.CompileWarning, match="traces numpy") if (
+            compiled and not ON_CPU) else contextlib.nullcontext()
+        with expected:
+            losses[compiled] = [run(*(autograd.tensor(a, device=DEVICE) for a in batch("cnn", i)))
+                                .item() for i in range(4)]
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-12)
+
+
 @pytest.mark.skipif(DEVICE.type != "strict", reason="the strict device counts host reads")
 @pytest.mark.parametrize("opt", OPTIMIZERS)
-@pytest.mark.parametrize("name", ["mlp", "cnn", "norms"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "norms", "recurrent", "attention"])
 def test_a_training_step_never_waits_for_the_device(name, opt):
     """As ``cupyx.allow_synchronize(False)`` would check on a GPU: after a warm-up
     step, forward, loss, backward, clipping and the update read no device value on
