@@ -1399,11 +1399,17 @@ _new = object.__new__
 function.bind_tensor_class(Tensor)
 
 
-def as_tensor(data: Any, dtype: Any = None) -> Tensor:
-    """``data`` itself if it is already a Tensor of that dtype, else a new Tensor."""
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
-        return data
-    return Tensor(data, dtype=dtype)
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``data`` itself if it is already a Tensor of that dtype on that device; a
+    Tensor of another dtype or device becomes ``data.to(device, dtype)`` (a
+    differentiable copy, as in PyTorch); other data a new Tensor on ``device``."""
+    if isinstance(data, Tensor):
+        if (dtype is None or data.dtype == np.dtype(dtype)) and (
+                device is None or data.device == backend.as_device(device)):
+            return data
+        return data.to(data.device if device is None else device,
+                       data.dtype if dtype is None else dtype)
+    return Tensor(data, dtype=dtype, device=device)
 
 
 # ------------------------------------------------------------------ backward entry point

@@ -9,8 +9,10 @@ with ``CHAINGRAD_TEST_DEVICE=strict``.
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from strict_device import StrictLibrary
+from strict_device import StrictLibrary, Synchronized
+from strict_device import no_sync as strict_no_sync
 
 from autograd import backend
 
@@ -20,3 +22,25 @@ if "strict" not in backend._libraries:
 #: resolved to an index ("cuda" is "cuda:0"), as tensors report their device
 DEVICE = backend.as_device(os.environ.get("CHAINGRAD_TEST_DEVICE", "cpu"))
 ON_CPU = DEVICE.type == "cpu"
+
+
+def no_sync() -> Any:
+    """A context in which reading a device value on the host raises: the strict
+    device's :func:`strict_device.no_sync`, CuPy's ``cupyx.allow_synchronize(False)``
+    on a GPU. None on the CPU, where there is nothing to wait for."""
+    if DEVICE.type == "strict":
+        return strict_no_sync()
+    if DEVICE.type == "cuda":
+        import cupyx
+
+        return cupyx.allow_synchronize(False)
+    return None
+
+
+def sync_errors() -> tuple:
+    """What :func:`no_sync` raises on a host read of a device value."""
+    if DEVICE.type == "cuda":
+        import cupyx
+
+        return (Synchronized, cupyx.DeviceSynchronized)
+    return (Synchronized,)

@@ -7,6 +7,8 @@ which device."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,22 @@ def test_the_scan_finds_what_it_forbids(tmp_path: Path) -> None:
                       "c = np.exp(a)\n")
     assert [v.split(": ")[1] for v in violations(sample)] == [
         "from numpy import zeros", "np.zeros", "np.add.at", "np.random"]
+
+
+def test_nothing_imports_cupy_until_a_gpu_is_asked_for():
+    """A CPU training step (and the device API short of "cuda") leaves CuPy alone,
+    whether or not it is installed; asking for "cuda" is what loads it."""
+    code = (
+        "import sys\n"
+        "import autograd, nn, optim\n"
+        "import nn.functional as F\n"
+        "model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).to('cpu')\n"
+        "opt = optim.Adam(model.parameters())\n"
+        "F.cross_entropy(model(autograd.randn(5, 3)), autograd.tensor([0, 1, 0, 1, 1]))"
+        ".backward()\n"
+        "opt.step()\n"
+        "autograd.device('cuda'), autograd.zeros(2).cpu(), str(autograd.ones(1).device)\n"
+        "assert not any(m.split('.')[0] in ('cupy', 'cupyx') for m in sys.modules), "
+        "sorted(m for m in sys.modules if m.startswith('cupy'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

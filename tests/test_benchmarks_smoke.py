@@ -19,6 +19,9 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 CORE = sorted(p.stem for p in BENCHMARKS.glob("core_*.py"))
 NN = ["cnn_step", "nn_mlp_step", "train_digits"]  # nn, optim and the train command
 SEQUENCE = ["lstm_step", "transformer_lm_step", "lm_quality"]  # sequence models, the LM job
+# devices: the GPU steps (run on the CPU here, checking the contenders agree) and the
+# seam's CPU cost (three revisions of chaingrad from git, side by side)
+DEVICES = ["gpu_step", "seam_cpu"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -41,7 +44,7 @@ def test_the_sequence_benchmarks_exist():
     assert set(SEQUENCE) <= set(importlib.import_module("run").available())
 
 
-@pytest.mark.parametrize("name", CORE + NN + SEQUENCE)
+@pytest.mark.parametrize("name", CORE + NN + SEQUENCE + DEVICES)
 def test_benchmark_runs_quick_and_agrees(name):
     if name == "train_digits":
         pytest.importorskip("sklearn")  # the digits ship with scikit-learn

@@ -185,11 +185,12 @@ def build_model(kind: str, hidden: int, features: Any) -> Any:
     )
 
 
-def evaluate(model: Any, loader: Any, device: Any = "cpu") -> float:
-    """Accuracy of ``model`` on ``loader`` (eval mode, no graph), batches moved to
-    ``device`` (the model's)."""
+def evaluate(model: Any, loader: Any) -> float:
+    """Accuracy of ``model`` on ``loader`` (eval mode, no graph), its batches moved
+    to the model's device."""
     import autograd
 
+    device = next(model.parameters()).device
     model.eval()
     correct = total = 0
     with autograd.no_grad():
@@ -368,7 +369,7 @@ def train_epochs(args: argparse.Namespace, parts: dict, progress: dict, stop: An
                 bar.set_postfix(epoch=epoch, loss=f"{value:.4f}", refresh=False)
             if stop.requested:
                 return False
-        accuracy = evaluate(parts["model"], parts["test_loader"], parts["device"])
+        accuracy = evaluate(parts["model"], parts["test_loader"])
         loss_sum, seen = world.sum(progress["loss_sum"], progress["seen"])
         train_loss = loss_sum / seen
         history["epoch"].append(epoch)
@@ -436,7 +437,7 @@ def run(args: argparse.Namespace) -> int:
     written = save_outputs(args, parts, progress)
     if args.graph:
         written.append(draw_graph(args.out, parts["model"], parts["loss_fn"],
-                                  parts["train_set"], parts["device"]))
+                                  parts["train_set"]))
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -492,13 +493,13 @@ def plot_curves(path: Path, history: dict) -> Path | None:
     return common.save_figure(fig, path)
 
 
-def draw_graph(out: Path, model: Any, loss_fn: Any, dataset: Any,
-               device: Any = "cpu") -> Path:
+def draw_graph(out: Path, model: Any, loss_fn: Any, dataset: Any) -> Path:
     """The computation graph of the loss on one small batch, modules collapsed."""
     import shutil
 
     from autograd import viz
 
+    device = next(model.parameters()).device
     x, y = (t.to(device) for t in dataset[:8])
     loss = loss_fn(model(x), y)
     if shutil.which("dot") is None:

@@ -9,8 +9,7 @@ import contextlib
 
 import numpy as np
 import pytest
-from devices import DEVICE, ON_CPU
-from strict_device import no_sync
+from devices import DEVICE, ON_CPU, no_sync, sync_errors
 
 import autograd
 import nn
@@ -250,6 +249,10 @@ def test_factories_and_host_copies():
     autograd.manual_seed(0)
     assert draws.tolist() == t.cpu().multinomial(5, replacement=True).tolist()
     assert autograd.zeros_like(t).device == DEVICE
+    assert autograd.as_tensor(t) is t and autograd.as_tensor(t, device=DEVICE) is t
+    assert autograd.as_tensor([1.0], device=DEVICE).device == DEVICE
+    moved = autograd.as_tensor(t, autograd.float64, device="cpu")
+    assert moved.device == CPU and moved.dtype == autograd.float64
     assert autograd.zeros_like(t, device="cpu").device == CPU
     if not ON_CPU:
         assert repr(t) == f"tensor([[1.5000, 2.0000]], device='{DEVICE}')"
@@ -321,13 +324,22 @@ def test_a_compiled_step_gives_the_eager_losses():
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-12)
 
 
-@pytest.mark.skipif(DEVICE.type != "strict", reason="the strict device counts host reads")
+def test_no_sync_catches_a_host_read():
+    """The check below can fail: a read of a device value inside ``no_sync`` raises."""
+    if ON_CPU:
+        pytest.skip("nothing to wait for on the CPU")
+    t = autograd.ones(3, device=DEVICE).sum()
+    with pytest.raises(sync_errors()), no_sync():
+        t.item()
+
+
+@pytest.mark.skipif(ON_CPU, reason="nothing to wait for on the CPU")
 @pytest.mark.parametrize("opt", OPTIMIZERS)
 @pytest.mark.parametrize("name", ["mlp", "cnn", "norms", "recurrent", "attention"])
 def test_a_training_step_never_waits_for_the_device(name, opt):
-    """As ``cupyx.allow_synchronize(False)`` would check on a GPU: after a warm-up
-    step, forward, loss, backward, clipping and the update read no device value on
-    the host."""
+    """As ``cupyx.allow_synchronize(False)`` checks on a GPU (and the strict device
+    without one): after a warm-up step, forward, loss, backward, clipping and the
+    update read no device value on the host."""
     ours, _ = twins(name)
     kind, options = OPTIMIZERS[opt]
     optimizer = getattr(optim, kind)(ours.parameters(), **options)
