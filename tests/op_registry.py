@@ -732,6 +732,13 @@ def attention_sample(data: Any) -> Sample:
     return Sample((q, k, v), kwargs)
 
 
+def attention_torch(m: Any, q: Any, k: Any, v: Any, **kwargs: Any) -> Any:
+    """torch's attention on its math kernel: the fused CPU (flash) kernel it picks for
+    some shapes has no second derivative."""
+    with m.nn.attention.sdpa_kernel(m.nn.attention.SDPBackend.MATH):
+        return m.nn.functional.scaled_dot_product_attention(q, k, v, **kwargs)
+
+
 NN = [
     OpInfo("linear", lambda m, x, w, *b: F(m).linear(x, w, *b), linear_sample),
     OpInfo("conv2d", lambda m, x, w, *b, options: F(m).conv2d(x, w, *b, **options),
@@ -773,7 +780,7 @@ NN = [
            lstm_pointwise_sample, torch_fn=lstm_pointwise_composed),
     OpInfo("scaled_dot_product_attention",
            lambda m, q, k, v, **kw: F(m).scaled_dot_product_attention(q, k, v, **kw),
-           attention_sample),
+           attention_sample, torch_fn=attention_torch),
 ]
 
 #: Every op, by family. Tests parametrize over it (``ids=op_id``).
