@@ -76,12 +76,16 @@ class Normalize(Op):
                 d_hat = d_hat - mean_d - x_hat * mean_dx
             gx = d_hat * invstd
         grads = [gx]
+
+        def per_parameter(t, shape):
+            # summed over the other axes; none (every dim normalized) sums nothing, while
+            # sum(()) would sum everything, as in PyTorch
+            return (t.sum(other_axes) if other_axes else t).reshape(shape)
+
         if self.has_weight:
-            shape = self.inputs[1].shape
-            grads.append((g * x_hat).sum(other_axes).reshape(shape) if needs[1] else None)
+            grads.append(per_parameter(g * x_hat, self.inputs[1].shape) if needs[1] else None)
         if self.has_bias:
-            shape = self.inputs[-1].shape
-            grads.append(g.sum(other_axes).reshape(shape) if needs[-1] else None)
+            grads.append(per_parameter(g, self.inputs[-1].shape) if needs[-1] else None)
         return tuple(grads)
 
     def name(self) -> str:

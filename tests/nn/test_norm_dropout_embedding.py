@@ -160,8 +160,9 @@ def test_batch_norm_errors_like_torch():
 # --------------------------------------------------------------------------- layer norm
 
 
+# the last two normalize every dim: the parameters' gradients sum over no axis
 @pytest.mark.parametrize("shape, normalized", [((4, 6), 6), ((2, 3, 4, 5), (4, 5)),
-                                               ((3, 7), (7,))])
+                                               ((3, 7), (7,)), ((5,), 5), ((2, 3), (2, 3))])
 @pytest.mark.parametrize("affine", [True, False])
 def test_layer_norm_matches_torch(shape, normalized, affine):
     ours = nn.LayerNorm(normalized, eps=1e-4, elementwise_affine=affine).double()
