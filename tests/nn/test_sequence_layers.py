@@ -1,7 +1,8 @@
 """Sequence layers against PyTorch in float64, weights copied through
 ``load_state_dict(torch_module.state_dict())`` unchanged: outputs, final states,
 input gradients and every parameter gradient (1e-10 relative), for every layer
-and option; gradcheck; causality; flat memory over truncated BPTT."""
+and option; gradcheck and second derivatives (against torch's double backward) of
+every layer; causality; flat memory over truncated BPTT."""
 
 from __future__ import annotations
 
@@ -159,6 +160,38 @@ def test_cells_match_torch(mode, bias, batched, state):
         compare(ours, theirs, lambda m, lib, t, h: m(t, h), [x, rng.standard_normal((*shape, 4))])
 
 
+def second_derivative(lib, module, x, state, weight):
+    """d/dx Σ (d Σ w ⊙ out / dx)²: every rule of the step differentiated again."""
+    t = lib.tensor(x, requires_grad=True)
+    s = tuple(lib.tensor(a) for a in state)
+    out = module(t, s if len(s) == 2 else s[0])
+    out = out[0] if isinstance(out, tuple) else out
+    grad = ag.grad if lib is ag else torch.autograd.grad
+    (g,) = grad((out * lib.tensor(weight)).sum(), [t], create_graph=True)
+    (h,) = grad((g * g).sum(), [t])
+    return h.detach().numpy() if lib is torch else h.data
+
+
+@pytest.mark.parametrize("mode", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cells_gradcheck_and_second_derivatives(mode):
+    theirs = getattr(torch.nn, mode)(3, 4).double()
+    ours = getattr(nn, mode)(3, 4).double()
+    ours.load_state_dict(theirs.state_dict())
+    x = rng.standard_normal((2, 3))
+    state = rng.standard_normal((2 if mode == "LSTMCell" else 1, 2, 4))
+    xt = ag.tensor(x, requires_grad=True)
+    st = [ag.tensor(a, requires_grad=True) for a in state]
+    if mode == "LSTMCell":
+        assert ag.gradcheck(lambda t, h, c, w: ours(t, (h, c))[0], [xt, *st, ours.weight_hh])
+        assert ag.gradcheck(lambda t, h, c, w: ours(t, (h, c))[1], [xt, *st, ours.weight_ih])
+    else:
+        assert ag.gradcheck(lambda t, h, w: ours(t, h), [xt, *st, ours.weight_hh])
+    w = rng.standard_normal((2, 4))
+    h = second_derivative(ag, ours, x, state, w)
+    assert np.abs(h).max() > 1e-3  # a curvature to compare, not zeros
+    np.testing.assert_allclose(h, second_derivative(torch, theirs, x, state, w), **TOL)
+
+
 def test_cell_steps_equal_the_layer():
     """Unrolling LSTMCell by hand with the layer's weights gives the layer's output."""
     layer = nn.LSTM(3, 4).double()
@@ -220,7 +253,7 @@ def test_recurrent_gradcheck(mode):
         assert ag.gradcheck(lambda t, h, w: layer(t, h), [x, h0, w])
 
 
-@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
 def test_recurrent_second_derivatives_match_torch(mode):
     """The gradient of Σ (d loss / d x)²: every step's rule differentiated again."""
     theirs, ours = make_rnn(torch, mode, 3, 4), make_rnn(nn, mode, 3, 4)
@@ -638,6 +671,44 @@ def test_encoder_gradcheck():
     enc = nn.TransformerEncoder(layer, 2).double()
     x = ag.tensor(rng.standard_normal((1, 3, 4)), requires_grad=True)
     assert ag.gradcheck(lambda t, w: enc(t, is_causal=True), [x, enc.layers[1].linear1.weight])
+
+
+def _attention_second_derivatives(ours, theirs, call, x, seed=1):
+    """d/dx Σ (d Σ w ⊙ out / dx)² of both modules (weights from torch's). Torch runs
+    its math attention kernel: its fused CPU kernel has no double backward."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    ours.load_state_dict(theirs.state_dict())
+    w = np.random.default_rng(seed).standard_normal(tuple(call(ours, ag, ag.tensor(x)).shape))
+    results = []
+    for lib, m in ((ag, ours), (torch, theirs)):
+        t = lib.tensor(x, requires_grad=True)
+        grad = ag.grad if lib is ag else torch.autograd.grad
+        with sdpa_kernel(SDPBackend.MATH):
+            (g,) = grad((call(m, lib, t) * lib.tensor(w)).sum(), [t], create_graph=True)
+        (h,) = grad((g * g).sum(), [t])
+        results.append(h.detach().numpy() if lib is torch else h.data)
+    assert np.abs(results[0]).max() > 1e-3  # a curvature to compare, not zeros
+    np.testing.assert_allclose(results[0], results[1], **TOL)
+
+
+def test_mha_second_derivatives_match_torch():
+    theirs, ours = mha_pair()
+    mask = rng.random((4, 4)) > 0.6
+    mask[:, 0] = False
+    _attention_second_derivatives(ours, theirs, lambda m, lib, t: m(
+        t, t, t, attn_mask=lib.tensor(mask))[0], seq(False, 4))
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_layer_second_derivatives_match_torch(activation, norm_first):
+    kw = dict(dim_feedforward=16, dropout=0.0, activation=activation, norm_first=norm_first)
+    theirs = torch.nn.TransformerEncoderLayer(8, 2, **kw).double()
+    ours = nn.TransformerEncoderLayer(8, 2, **kw).double()
+    causal = ~np.tril(np.ones((5, 5), bool))
+    _attention_second_derivatives(ours, theirs, lambda m, lib, t: m(
+        t, src_mask=lib.tensor(causal)), seq(False, 5))
 
 
 # --------------------------------------------------------------------------- causality
