@@ -459,6 +459,24 @@ def test_a_post_accumulate_grad_hook_keeps_the_step_eager():
     assert compiled.program is None
 
 
+def test_tensors_in_unreachable_cycles_are_not_state():
+    """compile scans the tensors alive in the process; garbage not yet collected
+    (a model in a reference cycle, left by earlier code) is not alive: here its
+    hook would otherwise keep the step eager."""
+    _, step, spec = tensor_mlp()
+    w = autograd.tensor(np.ones(3), requires_grad=True)
+    w.register_post_accumulate_grad_hook(lambda t: None)
+    cycle = [w]
+    cycle.append(cycle)
+    del cycle, w
+    compiled = autograd.compile(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        for x, y in batches(spec, 4):
+            compiled(x, y)
+    assert compiled.program is not None
+
+
 def test_state_rebound_between_calls_is_traced_again():
     """A replay reads the arrays the trace saw: when a tensor gets a new array in
     between (p.data = ..., p.grad = None outside the step), it traces again."""

@@ -17,7 +17,8 @@ eagerly, and the step stays eager, with a :class:`CompileWarning` saying why):
 reading values in Python, writing into raw numpy state, random draws other
 than the generator's uniform and normal ones, arrays on a GPU.
 
-State is the Tensors alive when the trace starts: their ``data`` and ``grad``.
+State is the Tensors alive when the trace starts (after a ``gc.collect()``, so
+unreachable ones are not), their ``data`` and ``grad``.
 During a trace each of their arrays is a recorded view (so an in-place update of
 an optimizer buffer or a BatchNorm statistic is recorded); afterwards they get
 their own arrays back. Where the step re-binds ``t.grad`` or ``t.data`` (as
@@ -184,7 +185,11 @@ def _tensor_args(args: tuple, kwargs: dict) -> list:
     return list(seen.values())
 
 
-def _live_tensors() -> list:
+def _live_tensors(collect: bool = False) -> list:
+    """Every Tensor in the process; ``collect``: first free unreachable cycles, so
+    garbage (an earlier model, a dead graph) is neither state nor a reason to refuse."""
+    if collect:
+        gc.collect()
     return [o for o in gc.get_objects() if issubclass(type(o), Tensor)]
 
 
@@ -230,7 +235,7 @@ class _Trace:
         rec = self.rec
         inputs = _tensor_args(args, kwargs)
         input_ids = {id(t) for t in inputs}
-        tensors = [t for t in _live_tensors() if id(t) not in input_ids]
+        tensors = [t for t in _live_tensors(collect=True) if id(t) not in input_ids]
         for t in (*tensors, *inputs):
             if not isinstance(t.data, _ndarray) or isinstance(t.data, Traced):
                 self.broken = ("compile traces numpy (CPU) arrays; a tensor holds "
