@@ -576,3 +576,80 @@ def test_chaingrad_train_lm_compile_equals_eager(tmp_path):
     for name in eager_ckpt.files:
         if eager_ckpt[name].dtype.kind != "U":
             np.testing.assert_array_equal(ours_ckpt[name], eager_ckpt[name])
+
+
+# --------------------------------------------------------------------------- devices
+# compile traces numpy: on another device (here the strict test device, which
+# refuses host conversions and numpy mixing as CuPy does) a step must run eagerly
+# and say so, or fail as eager fails; never replay a CPU program on moved state.
+
+
+def _sgd_mlp():
+    """An nn MLP and its plain-SGD step (no optimizer state: the model can move
+    between devices mid-run, as with torch)."""
+    autograd.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 5))
+    return model, _nn_step(model, optim.SGD(model.parameters(), lr=0.05))
+
+
+def _moved_run(compiled: bool) -> tuple:
+    """Five steps on the CPU, then the model and the batches on the strict device."""
+    model, step = _sgd_mlp()
+    run = autograd.compile(step) if compiled else step
+    losses, caught = [], []
+    for k, (x, y) in enumerate(batches(((8, 20), 5), 9)):
+        if k == 5:
+            model.to("strict")
+        device = "cpu" if k < 5 else "strict"
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            losses.append(run(x.to(device), y.to(device)).item())
+        caught += [str(r.message) for r in record if r.category is CompileWarning]
+        if compiled and k == 4:
+            assert run.program is not None  # replaying on the CPU before the move
+    return losses, caught, run
+
+
+def test_a_step_moved_to_another_device_runs_eagerly_and_says_so():
+    try:
+        eager = _moved_run(compiled=False)[0]
+        gc.collect()  # its model, now on the device, is gone before the compiled run
+        losses, caught, run = _moved_run(compiled=True)
+        assert losses == eager
+        assert len(caught) == 1, caught  # said once
+        assert "traces numpy" in caught[0] and "strict:0" in caught[0]
+        assert "StrictArray" in caught[0] and run.program is None
+    finally:
+        gc.collect()  # no device tensor outlives the test (compile scans live tensors)
+
+
+def test_a_cpu_program_never_replays_on_state_moved_to_another_device():
+    """Moving the model re-binds its arrays: the replay sees it and runs eagerly,
+    which fails with PyTorch's mixed-device error on CPU inputs."""
+    try:
+        model, step = _sgd_mlp()
+        compiled = autograd.compile(step)
+        data = batches(((8, 20), 5), 5)
+        for x, y in data[:4]:
+            compiled(x, y)
+        assert compiled.program is not None
+        model.to("strict")
+        x, y = data[4]
+        with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+            compiled(x, y)
+    finally:
+        del model, step, compiled
+        gc.collect()
+
+
+@pytest.mark.parametrize("task", ["digits", "lm"])
+def test_chaingrad_train_compile_refuses_another_device(tmp_path, capsys, task):
+    from autograd.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--task", task, "--device", "strict", "--compile", "--no-progress",
+            "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--compile traces CPU (numpy) steps only" in err and err.count("\n") == 1
+    assert not out.exists()

@@ -15,7 +15,10 @@ calls:
 What a replay cannot do, the trace refuses (the call it was tracing finishes
 eagerly, and the step stays eager, with a :class:`CompileWarning` saying why):
 reading values in Python, writing into raw numpy state, random draws other
-than the generator's uniform and normal ones, arrays on a GPU.
+than the generator's uniform and normal ones, tensors on another device (a GPU:
+any such tensor alive in the process, since the step may read it). A program
+built on the CPU never runs on moved state: moving a tensor re-binds its
+``data``, and a replay that finds a binding it reads changed traces again.
 
 State is the Tensors alive when the trace starts (after a ``gc.collect()``, so
 unreachable ones are not), their ``data`` and ``grad``.
@@ -238,8 +241,10 @@ class _Trace:
         tensors = [t for t in _live_tensors(collect=True) if id(t) not in input_ids]
         for t in (*tensors, *inputs):
             if not isinstance(t.data, _ndarray) or isinstance(t.data, Traced):
-                self.broken = ("compile traces numpy (CPU) arrays; a tensor holds "
-                               f"{type(t.data).__name__}")
+                self.broken = (
+                    "compile traces numpy (CPU) arrays, and a tensor alive in this process "
+                    f"(shape {tuple(t.shape)}, device {t.device}) holds a "
+                    f"{type(t.data).__name__} (any live tensor counts: the step may read it)")
                 return self.fn(*args, **kwargs)
             if getattr(t, "_post_accumulate_grad_hooks", None):
                 self.broken = ("a post-accumulate-grad hook (such as DistributedDataParallel's "
