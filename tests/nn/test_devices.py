@@ -334,6 +334,23 @@ def test_no_sync_catches_a_host_read():
 
 
 @pytest.mark.skipif(ON_CPU, reason="nothing to wait for on the CPU")
+def test_binary_cross_entropy_never_waits_and_flags_a_bad_input_with_nan():
+    """The CPU refuses probabilities outside [0, 1] (it can look at them at no
+    cost); another device computes without waiting, and such an input gives NaN."""
+    x = autograd.tensor([0.2, 0.7, 0.9], dtype=autograd.float64, device=DEVICE,
+                        requires_grad=True)
+    y = autograd.tensor([0.0, 1.0, 1.0], dtype=autograd.float64, device=DEVICE)
+    with no_sync():
+        loss = F.binary_cross_entropy(x, y)
+        loss.backward()
+    expected = F.binary_cross_entropy(x.detach().cpu().requires_grad_(), y.cpu())
+    np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-12)
+    bad = F.binary_cross_entropy(autograd.tensor([1.5, 0.5], device=DEVICE),
+                                 autograd.tensor([1.0, 1.0], device=DEVICE))
+    assert np.isnan(bad.item())
+
+
+@pytest.mark.skipif(ON_CPU, reason="nothing to wait for on the CPU")
 @pytest.mark.parametrize("opt", OPTIMIZERS)
 @pytest.mark.parametrize("name", ["mlp", "cnn", "norms", "recurrent", "attention"])
 def test_a_training_step_never_waits_for_the_device(name, opt):
