@@ -30,6 +30,16 @@ def _as_target(target: Any, input: Tensor) -> Tensor:
     return target.to(input.dtype)
 
 
+def _promoted(input: Tensor, target: Tensor) -> tuple:
+    """``input`` and ``target`` in their common dtype, as PyTorch's regression losses
+    compute: a float beats an integer (int64 with float32 is float32), the wider float
+    wins. Never the input's dtype alone: an int input would truncate a float target."""
+    dtypes = (input.dtype, target.dtype)
+    floats = [d for d in dtypes if d.kind == "f"]
+    dtype = max(floats, key=lambda d: d.itemsize) if floats else np.result_type(*dtypes)
+    return input.to(dtype), target.to(dtype)
+
+
 def _array(value: Any, like: Any) -> Any:
     """A weight argument (Tensor, array or None) as an array of ``like``'s dtype,
     on its device."""
@@ -43,7 +53,7 @@ def _regression(op: Any, name: str, input: Tensor, target: Any, reduction: str,
                 **attrs: Any) -> Tensor:
     expect_tensor(input, name)
     _check_reduction(reduction)
-    target = _as_target(target, input)
+    input, target = _promoted(input, target if isinstance(target, Tensor) else Tensor(target))
     if target.shape != input.shape:
         raise ValueError(
             f"{name}: target shape {tuple(target.shape)} differs from input shape "

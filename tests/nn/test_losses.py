@@ -116,6 +116,23 @@ def test_regression_losses_accept_float32_and_int_targets():
     np.testing.assert_allclose(x.grad.data, [[0.0], [2.0]])
 
 
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+@pytest.mark.parametrize("dtypes", [(np.int64, np.float64), (np.int64, np.float32),
+                                    (np.float32, np.float64), (np.float64, np.float32)])
+def test_regression_losses_compute_in_the_promoted_dtype(name, dtypes):
+    """An int input with a float target is not truncated to ints, and float32 with
+    float64 gives float64, as in PyTorch (where its loss has a kernel for the pair)."""
+    _need_torch()
+    x, y = np.array([[-4, -3], [0, 2]]), np.array([[-3.0, 10.0], [0.5, 2.25]])
+    ours = getattr(F, name)(autograd.tensor(x.astype(dtypes[0])),
+                            autograd.tensor(y.astype(dtypes[1])), reduction="none")
+    theirs = getattr(TF, name)(
+        torch.tensor(x.astype(np.float64)), torch.tensor(y.astype(np.float64)),
+        reduction="none")
+    assert ours.dtype == (np.float64 if np.float64 in dtypes else np.float32)
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+
+
 @pytest.mark.parametrize("fn", [F.mse_loss, F.l1_loss, F.huber_loss])
 def test_regression_target_shape_mismatch_is_a_value_error_naming_both(fn):
     with pytest.raises(ValueError, match=r"target shape \(4,\) differs from input shape "
