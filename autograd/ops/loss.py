@@ -198,8 +198,9 @@ class BinaryCrossEntropy(Op):
 
     def forward(self, x, y, weight=None, reduction="mean"):
         # off the CPU, never wait to look: an input outside [0, 1] makes its log, and so
-        # the loss, NaN there (PyTorch's CUDA kernel asserts on the device instead)
-        if backend.is_cpu(x) and np.any((x < 0) | (x > 1)):
+        # the loss, NaN there (PyTorch's CUDA kernel asserts on the device instead); on
+        # the CPU a nan is outside too, as in PyTorch
+        if backend.is_cpu(x) and not np.all((x >= 0) & (x <= 1)):
             raise ValueError("all elements of input should be between 0 and 1")
         self.weight, self.reduction = weight, reduction
         with np.errstate(divide="ignore", invalid="ignore"):  # off the CPU: the NaN above

@@ -326,6 +326,8 @@ def test_binary_cross_entropy_gradcheck_and_range_error():
     assert autograd.gradcheck(F.binary_cross_entropy, [x, y])
     with pytest.raises(RuntimeError, match="between 0 and 1"):
         F.binary_cross_entropy(autograd.tensor([1.5]), autograd.tensor([1.0]))
+    with pytest.raises(RuntimeError, match="between 0 and 1"):  # a nan too, as in torch
+        F.binary_cross_entropy(autograd.tensor([0.5, float("nan")]), autograd.tensor([1.0, 0]))
     with pytest.raises(ValueError, match=r"target size \(\(4,\)\).*input size \(\(4, 1\)\)"):
         F.binary_cross_entropy(autograd.rand(4, 1), autograd.rand(4))
     _second_derivatives(lambda a, b: F.binary_cross_entropy(a, b),
