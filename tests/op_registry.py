@@ -644,6 +644,16 @@ def regression_sample(data: Any) -> Sample:
     return Sample((x, y), {"reduction": data.draw(REDUCTION_MODES)})
 
 
+
+def huber_sample(data: Any) -> Sample:
+    """regression_sample with the target moved off the 0.05 grid, so |x - y| stays
+    0.013 or more from Huber's second kink at δ = 0.5 (finite differences there
+    straddle it)."""
+    s = regression_sample(data)
+    x, y = s.arrays
+    return Sample((x, y + 0.013), s.kwargs)
+
+
 def class_target_sample(probabilities: bool) -> Callable:
     def sample(data: Any) -> Sample:
         n, c = data.draw(st.integers(1, 4)), data.draw(st.integers(2, 4))
@@ -763,7 +773,7 @@ NN = [
            regression_sample),
     OpInfo("huber_loss", lambda m, x, y, reduction: F(m).huber_loss(x, y, reduction=reduction,
                                                                     delta=0.5),
-           regression_sample),
+           huber_sample),
     OpInfo("cross_entropy", lambda m, x, **kw: F(m).cross_entropy(x, **kw),
            class_target_sample(probabilities=False)),
     OpInfo("cross_entropy_probabilities", lambda m, x, **kw: F(m).cross_entropy(x, **kw),

@@ -88,7 +88,9 @@ class HuberLossOp(RegressionLoss):
         return np.where(a < self.delta, 0.5 * d * d, self.delta * (a - 0.5 * self.delta))
 
     def derivative(self, d):
-        return d.clamp(-self.delta, self.delta)
+        # d inside (-δ, δ), else ±δ: at |d| = δ exactly the curvature is 0, as PyTorch's
+        # (clamp would pass d's gradient at its bounds)
+        return d.where(d.abs() < self.delta, d.sign() * self.delta)
 
 
 class ClassLoss(Op):

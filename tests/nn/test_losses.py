@@ -397,3 +397,12 @@ def test_loss_reprs_match_torch():
     for name in ("MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
                  "BCEWithLogitsLoss"):
         assert repr(getattr(nn, name)()) == repr(getattr(torch.nn, name)())
+
+
+def test_huber_curvature_at_the_kink_is_pytorchs():
+    """At |x - y| = δ exactly the first derivative is ±δ and the second 0, as in
+    PyTorch (hypothesis found -5.6 - -6.1 = 0.5 = δ)."""
+    x = np.array([0.5, -0.5, 0.3, -5.6, 2.0])
+    y = np.array([0.0, 0.0, 0.0, -6.1, 0.0])
+    _second_derivatives(lambda a, b: F.huber_loss(a, b, delta=0.5),
+                        lambda a, b: TF.huber_loss(a, b, delta=0.5), [x, y])
