@@ -654,3 +654,13 @@ def test_requires_grad_attribute_on_float_leaves_and_grad_assignment():
     t.grad = autograd.zeros(2)  # same shape, dtype and device: accepted
     del t.grad
     assert t.grad is None
+
+
+def test_pow_of_minus_infinity_is_c99s_as_in_torch():
+    """numpy gives nan for (-inf) ** 0.5; C's pow (PyTorch) gives inf (found by the fuzz)."""
+    torch = pytest.importorskip("torch")
+    a = np.full(8, -np.inf)
+    b = np.array([0.5, 3, -3, -0.5, 0, np.nan, 2, -2])
+    ours = autograd.tensor(a).pow(autograd.tensor(b))
+    np.testing.assert_array_equal(ours.data, torch.tensor(a).pow(torch.tensor(b)).numpy())
+    np.testing.assert_array_equal(np.signbit(ours.data[:4]), [False, True, True, False])

@@ -115,6 +115,8 @@ class Pow(BinaryOp):
             out = _integer_power(a, b)
         else:
             out = a**b
+            if out.dtype.kind == "f" and backend.is_cpu(a) and np.isneginf(a).any():
+                out = _power_of_minus_infinity(a, b, out)
         self.saved = (out,)
         return out
 
@@ -127,6 +129,15 @@ class Pow(BinaryOp):
             # where a == 0 and b >= 0 the limit of z·ln a is 0, as PyTorch gives
             gb = g * self.output() * a.where((a != 0) | (b < 0), 1.0).log()
         return ga, gb
+
+
+def _power_of_minus_infinity(a: Any, b: Any, out: Any) -> Any:
+    """``out`` (= a ** b) with C's pow where a = -inf, as PyTorch computes it (numpy gives
+    nan for a fractional b): ±inf for b > 0, ±0 for b < 0, the sign by b's oddness."""
+    odd = np.mod(b, 2) == 1
+    c99 = np.where(b > 0, np.where(odd, -np.inf, np.inf), np.where(odd, -0.0, 0.0))
+    c99 = np.where(b == 0, 1.0, np.where(np.isnan(b), np.nan, c99))
+    return np.where(np.isneginf(a), c99, out).astype(out.dtype, copy=False)
 
 
 def _integer_power(a: Any, b: Any) -> Any:

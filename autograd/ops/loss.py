@@ -110,9 +110,10 @@ class ClassLoss(Op):
 
     def reduce(self, values):
         """-Σ_c q_c · values_c per sample, then summed unless reduction is "none"."""
-        # a -inf log-probability where q = 0 counts 0, not nan (on a GPU always
-        # masked: looking first would wait for the device)
-        if not backend.is_cpu(values) or np.isneginf(values).any():
+        # a non-finite value (-inf log-probability, a nan input to nll_loss) where q = 0
+        # counts 0, not nan, as PyTorch picks its classes (on a GPU always masked:
+        # looking first would wait for the device)
+        if not backend.is_cpu(values) or not np.isfinite(values).all():
             values = np.where(self.q != 0, values, 0)
         if self.reduction == "none":
             return -(self.q * values).sum(axis=self.dim)

@@ -406,3 +406,15 @@ def test_huber_curvature_at_the_kink_is_pytorchs():
     y = np.array([0.0, 0.0, 0.0, -6.1, 0.0])
     _second_derivatives(lambda a, b: F.huber_loss(a, b, delta=0.5),
                         lambda a, b: TF.huber_loss(a, b, delta=0.5), [x, y])
+
+
+def test_nll_loss_ignores_a_nan_in_a_class_not_picked():
+    """PyTorch picks the target's class: a nan elsewhere in the row does not count
+    (a one-hot product made it nan; found by the fuzz)."""
+    _need_torch()
+    x = np.array([[0.5, np.nan, -1.0], [np.nan, -2.0, 0.0]])
+    t = np.array([0, 1])
+    for reduction in REDUCTIONS:
+        ours = F.nll_loss(autograd.tensor(x), autograd.tensor(t), reduction=reduction)
+        theirs = TF.nll_loss(torch.tensor(x), torch.tensor(t), reduction=reduction)
+        np.testing.assert_allclose(ours.data, theirs.numpy())
