@@ -250,14 +250,27 @@ class NotATensorError(TypeError):
     layer: str | None = None
 
 
-def expect_tensor(value: Any, op: str, arg: str = "input") -> None:
-    """Raise a TypeError naming ``op`` and ``arg`` unless ``value`` is a Tensor."""
+# PyTorch's names for dtypes, as its "not implemented for 'Long'" errors spell them
+_TORCH_DTYPE_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
+                      "int32": "Int", "int64": "Long"}
+
+
+def expect_tensor(value: Any, op: str, arg: str = "input", kinds: str = "") -> None:
+    """Raise a TypeError naming ``op`` and ``arg`` unless ``value`` is a Tensor; with
+    ``kinds`` (numpy dtype kinds, "f" floating, "fiu" anything but bool), raise
+    PyTorch's NotImplementedError for a Tensor of another kind: a function with no
+    integer formula must not answer in integers, truncated."""
     if not isinstance(value, Tensor):
         kind = type(value)
         name = kind.__name__ if kind.__module__ == "builtins" else (
             f"{kind.__module__.split('.')[0]}.{kind.__name__}")
         raise NotATensorError(f"{op}(): argument '{arg}' must be a Tensor, not {name} "
                               "(wrap arrays and lists with autograd.tensor(...))")
+    if kinds and value.data.dtype.kind not in kinds:
+        dtype = value.data.dtype.name
+        raise NotImplementedError(
+            f'{op}(): "{op}" not implemented for \'{_TORCH_DTYPE_NAMES.get(dtype, dtype)}\' '
+            f"(argument '{arg}' has dtype {dtype}; convert it first, e.g. {arg}.float())")
 
 
 _NON_LEAF_FLAG = "you can only change requires_grad flags of leaf variables."

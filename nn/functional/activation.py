@@ -17,13 +17,13 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x where x > 0, else ``negative_slope``·x."""
-    expect_tensor(input, "leaky_relu")
+    expect_tensor(input, "leaky_relu", kinds="f")
     return elementwise.LeakyReluOp.apply(input, negative_slope=negative_slope)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x Φ(x) (``approximate="none"``, the exact erf form) or its tanh approximation."""
-    expect_tensor(input, "gelu")
+    expect_tensor(input, "gelu", kinds="f")
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return elementwise.GeluOp.apply(input, approximate=approximate)
@@ -54,13 +54,13 @@ def _softmax_dim(name: str, ndim: int, dim: Any) -> int:
 
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """exp(x) / Σ exp(x) along ``dim`` (max-shifted, so large logits are fine)."""
-    expect_tensor(input, "softmax")
-    x = input if dtype is None else input.to(dtype)
+    x = input if dtype is None or not isinstance(input, Tensor) else input.to(dtype)
+    expect_tensor(x, "softmax", kinds="f")
     return x.softmax(_softmax_dim("softmax", x.ndim, dim))
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """x - log Σ exp(x) along ``dim``, computed stably in one op."""
-    expect_tensor(input, "log_softmax")
-    x = input if dtype is None else input.to(dtype)
+    x = input if dtype is None or not isinstance(input, Tensor) else input.to(dtype)
+    expect_tensor(x, "log_softmax", kinds="f")
     return x.log_softmax(_softmax_dim("log_softmax", x.ndim, dim))

@@ -22,7 +22,7 @@ import numpy as np
 import autograd
 from autograd import backend
 from autograd.function import constant
-from autograd.tensor import Tensor
+from autograd.tensor import Tensor, expect_tensor
 
 from .dropout import dropout as _dropout
 from .linear import linear
@@ -89,9 +89,7 @@ def attention(query: Tensor, key: Tensor, value: Tensor, allowed: list, additive
 
 def _check_attention_inputs(query: Tensor, key: Tensor, value: Tensor) -> None:
     for name, t in (("query", query), ("key", key), ("value", value)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"scaled_dot_product_attention: expected {name} to be a Tensor, "
-                            f"got {type(t).__name__}")
+        expect_tensor(t, "scaled_dot_product_attention", name, kinds="f")
         if t.ndim < 2:
             raise RuntimeError(f"scaled_dot_product_attention: {name} must have at least 2 "
                                f"dims (..., sequence, features), got shape {tuple(t.shape)}")

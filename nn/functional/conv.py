@@ -57,8 +57,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     """2-D cross-correlation, as ``torch.nn.functional.conv2d``: ``input`` (N, C, H, W)
     or (C, H, W), ``weight`` (O, C/groups, kh, kw), ``bias`` (O,); ``padding`` an int,
     a pair, ``"valid"`` or ``"same"``."""
-    expect_tensor(input, "conv2d")
-    expect_tensor(weight, "conv2d", "weight")
+    expect_tensor(input, "conv2d", kinds="fiu")
+    expect_tensor(weight, "conv2d", "weight", kinds="fiu")
     if bias is not None:
         expect_tensor(bias, "conv2d", "bias")
     if weight.ndim != 4:
@@ -101,7 +101,7 @@ def _pool_window(op: str, input: Tensor, kernel_size: Any, stride: Any, padding:
                  dilation: Any, ceil_mode: bool) -> Window2d:
     """The pooling geometry; ``ceil_mode`` adds bottom/right padding so the last
     window that starts inside the (left/top padded) input is kept, as PyTorch."""
-    expect_tensor(input, op)
+    expect_tensor(input, op, kinds="f" if op == "avg_pool2d" else "fiu")
     _check_rank(input, op, "3D or 4D (batch mode)")
     kernel = pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None or stride == [] else pair(stride, "stride", op)

@@ -54,6 +54,7 @@ def _regression(op: Any, name: str, input: Tensor, target: Any, reduction: str,
     expect_tensor(input, name)
     _check_reduction(reduction)
     input, target = _promoted(input, target if isinstance(target, Tensor) else Tensor(target))
+    expect_tensor(input, name, kinds="fiu")  # bool - bool has no meaning
     if target.shape != input.shape:
         raise ValueError(
             f"{name}: target shape {tuple(target.shape)} differs from input shape "
@@ -115,7 +116,7 @@ def _class_distribution(op: str, input: Tensor, target: Any, weight: Any, ignore
     divided by PyTorch's denominator (Σ w_t over counted samples for indices,
     the number of samples for probabilities), so the loss is -Σ q·log p summed.
     """
-    expect_tensor(input, op)
+    expect_tensor(input, op, kinds="f")
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, "
@@ -225,7 +226,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
                          reduction: str = "mean") -> Tensor:
     """-(y log x + (1 - y) log(1 - x)) for probabilities x (logs clamped at -100)."""
-    expect_tensor(input, "binary_cross_entropy")
+    expect_tensor(input, "binary_cross_entropy", kinds="f")
     _check_reduction(reduction)
     target = _as_target(target, input)
     if target.shape != input.shape:
@@ -241,7 +242,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
                                      reduction: str = "mean", pos_weight: Any = None) -> Tensor:
     """BCE of σ(x) computed from the logits x in the stable softplus form."""
-    expect_tensor(input, "binary_cross_entropy_with_logits")
+    expect_tensor(input, "binary_cross_entropy_with_logits", kinds="f")
     _check_reduction(reduction)
     target = _as_target(target, input)
     if target.shape != input.shape:

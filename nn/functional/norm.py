@@ -28,7 +28,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     with the *unbiased* variance for ``running_var``, as PyTorch does.
     Evaluation: use the running statistics.
     """
-    expect_tensor(input, "batch_norm")
+    expect_tensor(input, "batch_norm", kinds="f")
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of at least 2 dims (N, C, ...), "
                          f"got input of size {tuple(input.shape)}")
@@ -68,7 +68,7 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
     """Normalise each sample over its trailing ``normalized_shape`` dims, as
     ``torch.nn.functional.layer_norm`` (statistics from the input itself, in
     training and evaluation alike)."""
-    expect_tensor(input, "layer_norm")
+    expect_tensor(input, "layer_norm", kinds="f")
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
     if k == 0 or tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:

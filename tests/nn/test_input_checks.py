@@ -104,3 +104,81 @@ def test_torch_also_raises_a_type_error(name):
     }
     with pytest.raises(TypeError):
         calls[name]()
+
+
+# ------------------------------------------------------------------ integer and bool inputs
+
+# functions PyTorch has no integer (or no bool) kernel for: they must refuse such inputs,
+# never answer in integers (leaky_relu of int64 gave 0 for -1, layer_norm all zeros)
+DTYPE_REFUSALS = {  # name: (call with F or torch.nn.functional, the dtypes it refuses)
+    "leaky_relu": (lambda f, a: f.leaky_relu(a((2, 3))), ("int64", "bool")),
+    "gelu": (lambda f, a: f.gelu(a((2, 3))), ("int64", "bool")),
+    "softmax": (lambda f, a: f.softmax(a((2, 3)), dim=1), ("int64", "bool")),
+    "log_softmax": (lambda f, a: f.log_softmax(a((2, 3)), dim=1), ("int64", "bool")),
+    "batch_norm": (lambda f, a: f.batch_norm(a((4, 2)), None, None, training=True),
+                   ("int64", "bool")),
+    "layer_norm": (lambda f, a: f.layer_norm(a((2, 3)), (3,)), ("int64", "bool")),
+    "linear": (lambda f, a: f.linear(a((2, 3)), a((4, 3))), ("bool",)),
+    "conv2d": (lambda f, a: f.conv2d(a((1, 1, 4, 4)), a((1, 1, 2, 2))), ("bool",)),
+    "max_pool2d": (lambda f, a: f.max_pool2d(a((1, 1, 4, 4)), 2), ("bool",)),
+    "avg_pool2d": (lambda f, a: f.avg_pool2d(a((1, 1, 4, 4)), 2), ("int64", "bool")),
+    "nll_loss": (lambda f, a: f.nll_loss(a((2, 3)), a.index([0, 2])), ("int64", "bool")),
+    "cross_entropy": (lambda f, a: f.cross_entropy(a((2, 3)), a.index([0, 2])),
+                      ("int64", "bool")),
+    "binary_cross_entropy": (lambda f, a: f.binary_cross_entropy(a((2, 3)), a((2, 3))),
+                             ("int64", "bool")),
+    "binary_cross_entropy_with_logits": (
+        lambda f, a: f.binary_cross_entropy_with_logits(a((2, 3)), a((2, 3))),
+        ("int64", "bool")),
+    "mse_loss": (lambda f, a: f.mse_loss(a((2, 3)), a((2, 3))), ("bool",)),
+    "l1_loss": (lambda f, a: f.l1_loss(a((2, 3)), a((2, 3))), ("bool",)),
+    "huber_loss": (lambda f, a: f.huber_loss(a((2, 3)), a((2, 3))), ("bool",)),
+    "scaled_dot_product_attention": (
+        lambda f, a: f.scaled_dot_product_attention(a((1, 2, 3)), a((1, 2, 3)), a((1, 2, 3))),
+        ("int64", "bool")),
+}
+# where PyTorch answers and ours refuses (a clear error, never a different number)
+TORCH_ANSWERS = {("avg_pool2d", "int64")}
+TORCH_NAMES = {"int64": "Long", "bool": "Bool"}
+
+
+class _Inputs:
+    """Makes inputs of one dtype for ``F`` (``autograd.tensor``) or for torch."""
+
+    def __init__(self, make, dtype):
+        self.make, self.dtype = make, dtype
+
+    def __call__(self, shape):
+        values = np.arange(np.prod(shape)).reshape(shape) % 3 - 1
+        return self.make(values.astype(self.dtype))
+
+    def index(self, values):
+        return self.make(np.asarray(values, dtype=np.int64))
+
+
+@pytest.mark.parametrize("name,dtype", [(name, dtype) for name, (_, dtypes)
+                                        in DTYPE_REFUSALS.items() for dtype in dtypes])
+def test_integer_and_bool_inputs_are_refused_where_pytorch_has_no_kernel(name, dtype):
+    call, _ = DTYPE_REFUSALS[name]
+    with pytest.raises(NotImplementedError,
+                       match=rf"^{name}\(\): \"{name}\" not implemented for "
+                             rf"'{TORCH_NAMES[dtype]}' \(argument '\w+' has dtype {dtype}"):
+        call(F, _Inputs(autograd.tensor, dtype))
+    torch = pytest.importorskip("torch")
+    if (name, dtype) in TORCH_ANSWERS:
+        call(torch.nn.functional, _Inputs(torch.from_numpy, dtype))
+    else:
+        with pytest.raises(RuntimeError):  # NotImplementedError is a RuntimeError
+            call(torch.nn.functional, _Inputs(torch.from_numpy, dtype))
+
+
+@pytest.mark.parametrize("name", ["linear", "conv2d", "max_pool2d", "mse_loss"])
+def test_integer_inputs_still_work_where_pytorch_has_an_integer_kernel(name):
+    torch = pytest.importorskip("torch")
+    call, _ = DTYPE_REFUSALS[name]
+    ours = call(F, _Inputs(autograd.tensor, "int64"))
+    if name == "mse_loss":  # ours promotes to float (PyTorch refuses int64 here)
+        assert ours.dtype == autograd.float64 and ours.item() == 0.0
+        return
+    theirs = call(torch.nn.functional, _Inputs(torch.from_numpy, "int64"))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
