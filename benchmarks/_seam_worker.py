@@ -57,6 +57,18 @@ def op_overhead(quick: bool) -> tuple:
     return step, ops
 
 
+def _training_step(model, optimizer, x, y):
+    """A function running one training step of ``model`` on (x, y); it returns the loss."""
+    def step():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
 def mlp_step(quick: bool) -> tuple:
     """784-256-256-10 MLP, batch 128, nn + optim.SGD(momentum) (tiny when quick)."""
     rng = np.random.default_rng(0)
@@ -68,14 +80,7 @@ def mlp_step(quick: bool) -> tuple:
     x = autograd.tensor(rng.standard_normal((batch, 784)).astype(np.float32))
     y = autograd.tensor(rng.integers(0, 10, batch))
 
-    def step():
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return step, 1
+    return _training_step(model, optimizer, x, y), 1
 
 
 def cnn_step(quick: bool) -> tuple:
@@ -91,14 +96,7 @@ def cnn_step(quick: bool) -> tuple:
     x = autograd.tensor(rng.standard_normal((batch, 1, 28, 28)).astype(np.float32))
     y = autograd.tensor(rng.integers(0, 10, batch))
 
-    def step():
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return step, 1
+    return _training_step(model, optimizer, x, y), 1
 
 
 WORKLOADS = {"op_overhead": (op_overhead, 200, 20), "mlp_step": (mlp_step, 60, 10),

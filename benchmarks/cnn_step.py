@@ -209,10 +209,8 @@ def run(quick: bool = False) -> dict:
     ours, t_numpy = times["chaingrad"], times["numpy"][-1]
     rows = [
         harness.row("numpy, hand-written im2col + backward", t_numpy * ms, "ms/step"),
-        harness.row("chaingrad step", ours[-1] * ms, "ms/step"),
-        harness.row("  chaingrad forward (incl. loss)", ours[0] * ms, "ms"),
-        harness.row("  chaingrad backward", ours[1] * ms, "ms"),
-        harness.row("  chaingrad SGD update", ours[2] * ms, "ms"),
+        *harness.step_rows("chaingrad step", "chaingrad", ours,
+                           ("forward (incl. loss)", "backward", "SGD update")),
         harness.row("chaingrad compiled step (autograd.compile)", times["compiled"][-1] * ms,
                     "ms/step"),
         harness.row("chaingrad / numpy (medians; no target)", ours[-1] / t_numpy, "x"),
@@ -222,13 +220,8 @@ def run(quick: bool = False) -> dict:
               "compiled losses equal eager's (bitwise)": losses["compiled"] == losses[
                   "chaingrad"]}
     if torch is not None:
-        theirs = times["torch"]
-        rows += [
-            harness.row("torch step (2 threads)", theirs[-1] * ms, "ms/step"),
-            harness.row("  torch forward (incl. loss)", theirs[0] * ms, "ms"),
-            harness.row("  torch backward", theirs[1] * ms, "ms"),
-            harness.row("  torch SGD update", theirs[2] * ms, "ms"),
-        ]
+        rows += harness.step_rows("torch step (2 threads)", "torch", times["torch"],
+                                  ("forward (incl. loss)", "backward", "SGD update"))
         checks["losses match torch's"] = bool(
             np.allclose(losses["chaingrad"], losses["torch"], rtol=1e-4))
     else:

@@ -180,10 +180,8 @@ def run(quick: bool = False) -> dict:
         harness.row("numpy, hand-written backward (floor)", t_numpy * ms, "ms/step"),
         harness.row("chaingrad compiled step (autograd.compile)", times["compiled"][-1] * ms,
                     "ms/step"),
-        harness.row("chaingrad step", ours[-1] * ms, "ms/step"),
-        harness.row("  chaingrad forward (incl. loss)", ours[0] * ms, "ms"),
-        harness.row("  chaingrad backward", ours[1] * ms, "ms"),
-        harness.row("  chaingrad momentum update", ours[2] * ms, "ms"),
+        *harness.step_rows("chaingrad step", "chaingrad", ours,
+                           ("forward (incl. loss)", "backward", "momentum update")),
     ]
     steps = rounds * per_round
     notes = [f"batch {problem['batch']}, layers {problem['sizes']}, float32; median of "
@@ -196,13 +194,8 @@ def run(quick: bool = False) -> dict:
                                                           rtol=1e-4))
               for name, other in losses.items() if name not in ("chaingrad", "compiled")}
     if torch is not None:
-        theirs = times["torch"]
-        rows += [
-            harness.row("torch step (2 threads)", theirs[-1] * ms, "ms/step"),
-            harness.row("  torch forward (incl. loss)", theirs[0] * ms, "ms"),
-            harness.row("  torch backward", theirs[1] * ms, "ms"),
-            harness.row("  torch momentum update", theirs[2] * ms, "ms"),
-        ]
+        rows += harness.step_rows("torch step (2 threads)", "torch", times["torch"],
+                                  ("forward (incl. loss)", "backward", "momentum update"))
     else:
         rows.append(harness.row("torch step (2 threads)", None, "ms/step", "torch not installed"))
 

@@ -180,6 +180,14 @@ def row(label: str, value: float | None, unit: str, note: str = "") -> dict:
     return {"label": label, "value": value, "unit": unit, "note": note}
 
 
+def step_rows(step: str, who: str, times: list, phases: tuple) -> list:
+    """A training step's row (ms/step) and, indented beneath it, one row (ms) per
+    phase: ``times`` is :func:`check_and_time`'s per-phase medians, the whole step
+    last; ``phases`` names the first ones, each row read as "``who`` ``phase``"."""
+    return [row(step, times[-1] * 1e3, "ms/step")] + [
+        row(f"  {who} {phase}", t * 1e3, "ms") for phase, t in zip(phases, times)]
+
+
 def target(text: str, met: bool | None, detail: str) -> dict:
     """A goal the numbers are held against (reported, never asserted)."""
     return {"text": text, "met": met, "detail": detail}

@@ -160,10 +160,8 @@ def run(quick: bool = False) -> dict:
     ours, t_numpy = times["chaingrad"], times["numpy"][-1]
     rows = [
         harness.row("numpy, hand-written LSTM + BPTT", t_numpy * ms, "ms/step"),
-        harness.row("chaingrad step (nn.LSTM, fused step)", ours[-1] * ms, "ms/step"),
-        harness.row("  chaingrad forward (incl. loss)", ours[0] * ms, "ms"),
-        harness.row("  chaingrad backward", ours[1] * ms, "ms"),
-        harness.row("  chaingrad SGD update", ours[2] * ms, "ms"),
+        *harness.step_rows("chaingrad step (nn.LSTM, fused step)", "chaingrad", ours,
+                           ("forward (incl. loss)", "backward", "SGD update")),
         harness.row("chaingrad, step composed of elementary ops", times["composed"][-1] * ms,
                     "ms/step"),
         harness.row("chaingrad / numpy (medians; no target)", ours[-1] / t_numpy, "x"),
@@ -174,14 +172,10 @@ def run(quick: bool = False) -> dict:
                   losses["chaingrad"], losses["composed"], rtol=1e-5))}
     targets = []
     if torch is not None:
-        theirs = times["torch"]
-        rows += [
-            harness.row("torch step (2 threads, oneDNN LSTM)", theirs[-1] * ms, "ms/step"),
-            harness.row("  torch forward (incl. loss)", theirs[0] * ms, "ms"),
-            harness.row("  torch backward", theirs[1] * ms, "ms"),
-            harness.row("torch step without oneDNN (2 threads)",
-                        times["torch_native"][-1] * ms, "ms/step"),
-        ]
+        rows += harness.step_rows("torch step (2 threads, oneDNN LSTM)", "torch",
+                                  times["torch"], ("forward (incl. loss)", "backward"))
+        rows.append(harness.row("torch step without oneDNN (2 threads)",
+                                times["torch_native"][-1] * ms, "ms/step"))
         checks["losses match torch's"] = bool(
             np.allclose(losses["chaingrad"], losses["torch"], rtol=1e-4))
         checks["torch with and without oneDNN agree"] = bool(

@@ -96,19 +96,12 @@ def run(quick: bool = False) -> dict:
     ours, t_numpy = times["chaingrad"], times["numpy"][-1]
     rows = [
         harness.row("numpy, hand-written backward (floor)", t_numpy * ms, "ms/step"),
-        harness.row("chaingrad nn + optim step", ours[-1] * ms, "ms/step"),
-        harness.row("  chaingrad zero_grad + forward + loss", ours[0] * ms, "ms"),
-        harness.row("  chaingrad backward", ours[1] * ms, "ms"),
-        harness.row("  chaingrad optimizer.step", ours[2] * ms, "ms"),
+        *harness.step_rows("chaingrad nn + optim step", "chaingrad", ours,
+                           ("zero_grad + forward + loss", "backward", "optimizer.step")),
     ]
     if torch is not None:
-        theirs = times["torch"]
-        rows += [
-            harness.row("torch nn + optim step (2 threads)", theirs[-1] * ms, "ms/step"),
-            harness.row("  torch zero_grad + forward + loss", theirs[0] * ms, "ms"),
-            harness.row("  torch backward", theirs[1] * ms, "ms"),
-            harness.row("  torch optimizer.step", theirs[2] * ms, "ms"),
-        ]
+        rows += harness.step_rows("torch nn + optim step (2 threads)", "torch", times["torch"],
+                                  ("zero_grad + forward + loss", "backward", "optimizer.step"))
     else:
         rows.append(harness.row("torch nn + optim step (2 threads)", None, "ms/step",
                                 "torch not installed"))

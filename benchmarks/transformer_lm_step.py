@@ -125,23 +125,16 @@ def run(quick: bool = False) -> dict:
                                                 per_round, warmup)
     ours = times["chaingrad"]
     rows = [
-        harness.row("chaingrad step", ours[-1] * ms, "ms/step"),
-        harness.row("  chaingrad forward (incl. loss)", ours[0] * ms, "ms"),
-        harness.row("  chaingrad backward", ours[1] * ms, "ms"),
-        harness.row("  chaingrad AdamW update", ours[2] * ms, "ms"),
+        *harness.step_rows("chaingrad step", "chaingrad", ours,
+                           ("forward (incl. loss)", "backward", "AdamW update")),
         harness.row("chaingrad forward alone, no graph (inference)",
                     times["inference"][-1] * ms, "ms"),
     ]
     checks = {"the loss without a graph equals the training forward's": bool(
         np.allclose(losses["inference"][0], losses["chaingrad"][0], rtol=1e-5))}
     if torch is not None:
-        theirs = times["torch"]
-        rows += [
-            harness.row("torch step (2 threads)", theirs[-1] * ms, "ms/step"),
-            harness.row("  torch forward (incl. loss)", theirs[0] * ms, "ms"),
-            harness.row("  torch backward", theirs[1] * ms, "ms"),
-            harness.row("  torch AdamW update", theirs[2] * ms, "ms"),
-        ]
+        rows += harness.step_rows("torch step (2 threads)", "torch", times["torch"],
+                                  ("forward (incl. loss)", "backward", "AdamW update"))
         checks["losses match torch's (3 steps, same weights)"] = bool(
             np.allclose(losses["chaingrad"], losses["torch"], rtol=1e-4))
     else:

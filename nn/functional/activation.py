@@ -54,13 +54,15 @@ def _softmax_dim(name: str, ndim: int, dim: Any) -> int:
 
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """exp(x) / Σ exp(x) along ``dim`` (max-shifted, so large logits are fine)."""
-    x = input if dtype is None or not isinstance(input, Tensor) else input.to(dtype)
-    expect_tensor(x, "softmax", kinds="f")
+    expect_tensor(input, "softmax")
+    x = input if dtype is None else input.to(dtype)
+    expect_tensor(x, "softmax", kinds="f")  # after dtype=, which may make it float
     return x.softmax(_softmax_dim("softmax", x.ndim, dim))
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """x - log Σ exp(x) along ``dim``, computed stably in one op."""
-    x = input if dtype is None or not isinstance(input, Tensor) else input.to(dtype)
-    expect_tensor(x, "log_softmax", kinds="f")
+    expect_tensor(input, "log_softmax")
+    x = input if dtype is None else input.to(dtype)
+    expect_tensor(x, "log_softmax", kinds="f")  # after dtype=, which may make it float
     return x.log_softmax(_softmax_dim("log_softmax", x.ndim, dim))
