@@ -91,6 +91,14 @@ def _check_sizes(name: str, input_size: int, hidden_size: int) -> None:
         raise ValueError(f"{name}: input_size must be non-negative, got {input_size}")
 
 
+def _uniform_by_hidden_size(module: Module) -> None:
+    """PyTorch's init of recurrent layers and cells: every parameter from
+    U(-1/√hidden_size, 1/√hidden_size)."""
+    bound = 1.0 / math.sqrt(module.hidden_size)
+    for weight in module.parameters():
+        init.uniform_(weight, -bound, bound)
+
+
 def _new_parameter(shape: tuple, dtype: Any) -> Parameter:
     return Parameter(constant(backend.empty(shape, np.dtype(dtype or np.float32))))
 
@@ -148,9 +156,7 @@ class RNNCellBase(Module):
 
     def reset_parameters(self) -> None:
         """Every parameter from U(-1/√hidden_size, 1/√hidden_size), as PyTorch."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            init.uniform_(weight, -bound, bound)
+        _uniform_by_hidden_size(self)
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -289,9 +295,7 @@ class RNNBase(Module):
 
     def reset_parameters(self) -> None:
         """Every parameter from U(-1/√hidden_size, 1/√hidden_size), as PyTorch."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            init.uniform_(weight, -bound, bound)
+        _uniform_by_hidden_size(self)
 
     def flatten_parameters(self) -> None:
         """Accepted for PyTorch code (cuDNN's weight packing); nothing to do here."""
